@@ -1,0 +1,3 @@
+from lmtui.cli import main
+
+raise SystemExit(main())

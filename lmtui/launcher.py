@@ -1,0 +1,156 @@
+"""Start, find, stop and resume runs as detached processes.
+
+A run's driver (``python -m lmtui.worker RUN_DIR``) is started in a new session (its own
+process group), with stdin closed and its output appended to ``train.log``; it survives the
+terminal, the SSH connection and the UI that started it. The driver runs the tokenizer and
+dataset stages itself and the pretraining stage as an ``accelerate launch`` child in the same
+process group, so one ``killpg`` reaches every process of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lmtui.errors import RunError
+from lmtui.project.freeze import apply_overrides, frozen_text
+from lmtui.project.load import check_consistency, load_project, output_dir, parse_project, project_text
+from lmtui.project.schema import Project
+from lmtui.rundir import RunDir, atomic_write_text, host, list_runs, new_run_id, pid_alive, process_start_time
+
+# Sections whose change makes an existing run's checkpoints meaningless.
+TRAINING_SECTIONS = ("corpus", "tokenizer", "model", "training")
+
+
+def load_with_overrides(path: str, overrides: list[str] | None = None) -> Project:
+    """Load and validate the project at ``path`` with ``section.key=value`` overrides applied."""
+    project = load_project(path, check=not overrides)
+    if overrides:
+        text = project_text(project)
+        raw = apply_overrides(project.raw, overrides, str(path))
+        from lmtui.project.freeze import dump_toml
+
+        project = parse_project(dump_toml(raw), str(path), project.path)
+        check_consistency(project, text)
+    return project
+
+
+def latest_run(project: Project) -> RunDir | None:
+    """The newest run of ``project`` (same name) in its output_dir, or None."""
+    for run in list_runs(output_dir(project)):
+        if run.read_state().get("project_name") == project.project.name:
+            return run
+    return None
+
+
+def _changed_sections(run: RunDir, project: Project) -> list[str]:
+    frozen = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                           str(run.project_file))
+    from lmtui.project.freeze import resolved_tables
+
+    old, new = resolved_tables(frozen), resolved_tables(project)
+    return [s for s in TRAINING_SECTIONS if old[s] != new[s]]
+
+
+def prepare_run(project: Project, *, fresh: bool = False) -> tuple[RunDir, bool]:
+    """Pick the run directory for ``project``: the latest unfinished-or-finished run, or a new one.
+
+    Returns:
+        (run, resumed): ``resumed`` is True when an existing run is continued.
+
+    Raises:
+        RunError: the latest run is still active, or the project changed in a way that makes
+            its checkpoints unusable (start a new run with ``--fresh``).
+    """
+    run = None if fresh else latest_run(project)
+    if run is not None:
+        if run.is_active():
+            state = run.read_state()
+            raise RunError(f"run {run.run_id} is already running (pid {state.get('pid')})", file=str(run.path),
+                           hint=f"watch it with `lmtui logs {run.run_id} --follow`, stop it with `lmtui stop {run.run_id}`")
+        changed = _changed_sections(run, project)
+        if changed:
+            raise RunError(f"the project's {', '.join('[' + s + ']' for s in changed)} changed since run "
+                           f"{run.run_id} started, so it cannot be resumed", file=project.path,
+                           hint="start a new run with --fresh (the old run is kept)")
+        atomic_write_text(run.project_file, frozen_text(project))
+        return run, True
+    out = Path(output_dir(project))
+    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir(out / new_run_id(project.project.name, out))
+    run.path.mkdir()
+    atomic_write_text(run.project_file, frozen_text(project))
+    now = time.time()
+    run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
+                     project_path=project.path, status="queued", stage=None, created=now, host=host())
+    return run, False
+
+
+def start_driver(run: RunDir) -> int:
+    """Start the run's driver detached (new session, stdin closed, output to train.log).
+
+    Returns:
+        the driver's pid, which is also the process group id of every process of the run.
+    """
+    run.update_state(status="queued", error=None, exit_code=None, ended=None, queued=time.time())
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(run.log_file, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "lmtui.worker", str(run.path)], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                cwd=str(run.path), close_fds=True)
+    run.update_state(pid=proc.pid, pid_start_time=process_start_time(proc.pid), host=host())
+    return proc.pid
+
+
+def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | None = None) -> tuple[RunDir, bool]:
+    """Validate the project, pick or create its run directory and start the driver detached."""
+    project = load_with_overrides(project_path, overrides)
+    run, resumed = prepare_run(project, fresh=fresh)
+    start_driver(run)
+    return run, resumed
+
+
+def resume(run: RunDir) -> int:
+    """Restart the driver of a stopped, crashed or failed run; it continues from its last checkpoint.
+
+    Raises:
+        RunError: the run is still active.
+    """
+    status = run.status()
+    if status in ("queued", "running"):
+        raise RunError(f"run {run.run_id} is {status}", file=str(run.path), hint="stop it first with `lmtui stop`")
+    return start_driver(run)
+
+
+def stop(run: RunDir, *, force: bool = False) -> bool:
+    """Ask a run to stop: SIGINT to its process group (the trainer checkpoints and exits).
+
+    With ``force``, SIGKILL the whole group instead and mark the run stopped. Returns False
+    when the run was not active.
+    """
+    state = run.read_state()
+    pid = state.get("pid")
+    if not pid_alive(pid, state.get("pid_start_time")):
+        return False
+    try:
+        os.killpg(pid, signal.SIGKILL if force else signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    if force:
+        run.update_state(status="stopped", ended=time.time(), error="killed by user")
+        run.emit("end", status="stopped", error="killed by user")
+    return True
+
+
+def wait_stopped(run: RunDir, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for the run's processes to exit; True if they did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not run.is_active():
+            return True
+        time.sleep(0.2)
+    return not run.is_active()

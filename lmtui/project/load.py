@@ -1,0 +1,279 @@
+"""Read a project file, validate it against the schema, and report errors with file, key and line.
+
+Validation happens in two passes: each key against its section's declared type, choices and
+range (:func:`load_project`), then the rules that relate keys to each other (model shape,
+batch divisibility, vocabulary size, corpus presence: :func:`check_consistency`). Neither pass
+imports torch or transformers, so the TUI can validate projects cheaply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from lmtui.errors import ProjectError
+from lmtui.project import presets
+from lmtui.project.schema import CORE_SECTIONS, SECTIONS, Project
+
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*=")
+
+
+def line_of(text: str, section: str | None, key: str | None = None) -> int | None:
+    """1-based line of ``key`` inside table ``[section]`` of TOML ``text`` (or of the header).
+
+    ``section`` may be dotted (``model.config_overrides``); keys written dotted in the parent
+    table (``config_overrides.hidden_size = 64``) are found too. Returns ``None`` when absent.
+    """
+    current = ""
+    header_line = None
+    parent, _, child = (section or "").rpartition(".")
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = _HEADER.match(line)
+        if m and not line.lstrip().startswith("[["):
+            current = m.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if section and current == section:
+                header_line = number
+                if key is None:
+                    return number
+            continue
+        km = _KEY.match(line)
+        if not km or key is None:
+            continue
+        name = km.group(1).strip('"')
+        if current == (section or "") and name == key:
+            return number
+        if parent and current == parent and line.split("=")[0].strip() == f"{child}.{key}":
+            return number
+        if parent and current == parent and name == child and re.search(rf"\b{re.escape(key)}\s*=", line):
+            return number
+    return header_line
+
+
+def _suggest(name: str, options) -> str | None:
+    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _coerce(value: Any, annotation: str, where: dict) -> Any:
+    """Check ``value`` against the field annotation; return the normalised value or raise."""
+    expected = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}[annotation]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool):
+        raise ProjectError(f"expected an integer, got {value!r}", **where, hint="write a whole number, e.g. 128")
+    if expected is list and isinstance(value, str):
+        return [value]
+    if expected is list and isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise ProjectError("expected a list of strings", **where, hint='write e.g. ["data/train.txt"]')
+        return value
+    if not isinstance(value, expected):
+        article = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+                   "list": "a list of strings", "dict": "a table"}[annotation]
+        raise ProjectError(f"expected {article}, got {_type_name(value)} ({value!r})", **where,
+                           hint=f"write {article}")
+    return value
+
+
+def _build_section(name: str, cls: type, table: Any, text: str, file: str):
+    if not isinstance(table, dict):
+        raise ProjectError(f"[{name}] must be a table", file=file, key=name, line=line_of(text, name),
+                           hint=f"write it as a [{name}] section")
+    known = {f.name: f for f in fields(cls)}
+    for k in table:
+        if k not in known:
+            guess = _suggest(k, known)
+            hint = f"did you mean '{guess}'?" if guess else f"known keys: {', '.join(known)}"
+            raise ProjectError(f"unknown key '{k}'", file=file, key=f"{name}.{k}", line=line_of(text, name, k),
+                               hint=hint)
+    values = {}
+    for k, v in table.items():
+        f = known[k]
+        where = {"file": file, "key": f"{name}.{k}", "line": line_of(text, name, k)}
+        v = _coerce(v, f.type if isinstance(f.type, str) else f.type.__name__, where)
+        choices, lo, hi = f.metadata.get("choices"), f.metadata.get("minimum"), f.metadata.get("maximum")
+        if choices and v not in choices:
+            guess = _suggest(str(v), [str(c) for c in choices])
+            hint = (f"did you mean '{guess}'? " if guess else "") + f"choose one of: {', '.join(choices)}"
+            raise ProjectError(f"unknown value {v!r}", **where, hint=hint)
+        if lo is not None and v < lo:
+            raise ProjectError(f"{v!r} is below the minimum {lo}", **where, hint=f"use a value >= {lo}")
+        if hi is not None and v > hi:
+            raise ProjectError(f"{v!r} is above the maximum {hi}", **where, hint=f"use a value <= {hi}")
+        values[k] = v
+    return cls(**values)
+
+
+def parse_project(text: str, file: str, path: str | None = None) -> Project:
+    """Validate TOML ``text`` key by key and build a :class:`Project`.
+
+    Args:
+        text: the TOML source.
+        file: the name used in error messages.
+        path: the project file's absolute path (relative paths in it resolve against its folder).
+
+    Raises:
+        ProjectError: syntax error, unknown section or key (with a did-you-mean), wrong type,
+            value outside its choices or range.
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ProjectError(f"TOML syntax error: {exc}", file=file, line=int(m.group(1)) if m else None,
+                           hint="fix the syntax at that line (strings need quotes, tables need [brackets])") from None
+    for name in raw:
+        if name not in SECTIONS:
+            guess = _suggest(name, SECTIONS)
+            hint = f"did you mean [{guess}]?" if guess else f"known sections: {', '.join(SECTIONS)}"
+            raise ProjectError(f"unknown section [{name}]", file=file, key=name, line=line_of(text, name), hint=hint)
+    built = {name: _build_section(name, cls, raw.get(name, {}), text, file) for name, cls in SECTIONS.items()}
+    core = {name: built.pop(name) for name in CORE_SECTIONS}
+    project = Project(path=path, raw=raw, extra=built, **core)
+    if not project.project.name:
+        project.project.name = Path(file).stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", project.project.name):
+        raise ProjectError(f"name {project.project.name!r} is not usable as a folder name", file=file,
+                           key="project.name", line=line_of(text, "project", "name"),
+                           hint="use letters, digits, '-', '_' and '.' only")
+    return project
+
+
+def load_project(path: str | os.PathLike, *, check: bool = True) -> Project:
+    """Read, parse and (with ``check``) consistency-check the project file at ``path``.
+
+    Raises:
+        ProjectError: the file is missing or unreadable, or any validation rule fails.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ProjectError("project file not found" if not p.exists() else "not a file", file=str(path),
+                           hint="give the path of a .toml project file (create one with `lmtui new NAME`)")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"cannot read: {exc}", file=str(path), hint="save it as UTF-8 text") from None
+    project = parse_project(text, str(path), str(p.resolve()))
+    if check:
+        check_consistency(project, text)
+    return project
+
+
+def project_text(project: Project) -> str:
+    """The source text of the project file, or an empty string for an in-memory project."""
+    if project.path and Path(project.path).is_file():
+        return Path(project.path).read_text(encoding="utf-8")
+    return ""
+
+
+def check_consistency(project: Project, text: str | None = None) -> None:
+    """Check the rules that relate keys to each other, before anything runs.
+
+    Raises:
+        ProjectError: no corpus, corpus files missing or empty, model shape inconsistent
+            (hidden size not divisible by heads, sequence longer than the positions), vocabulary
+            too small for the special tokens, batch size not divisible by micro-batch times
+            processes, output_dir that is a file.
+    """
+    from lmtui.corpus import resolve_files  # local: corpus imports this module's errors only
+
+    text = project_text(project) if text is None else text
+    file = project.path or "<project>"
+
+    def fail(message, section, key, hint):
+        raise ProjectError(message, file=file, key=f"{section}.{key}", line=line_of(text, section, key), hint=hint)
+
+    c = project.corpus
+    if not c.train_files and not c.hf_dataset:
+        fail("no training corpus", "corpus", "train_files",
+             'list your text files, e.g. train_files = ["data/*.txt"], or set hf_dataset')
+    base = project_dir(project)
+    if c.train_files:
+        resolve_files(c.train_files, base, file=file, key="corpus.train_files",
+                      line=line_of(text, "corpus", "train_files"))
+    if c.validation_files:
+        resolve_files(c.validation_files, base, file=file, key="corpus.validation_files",
+                      line=line_of(text, "corpus", "validation_files"))
+
+    t = project.tokenizer
+    if t.path:
+        tok_path = resolve_path(project, t.path)
+        if not Path(tok_path).exists():
+            fail(f"tokenizer path {t.path!r} does not exist", "tokenizer", "path",
+                 "point it at a folder with tokenizer.json, or remove it to train a tokenizer")
+    else:
+        need = presets.minimum_vocab_size(t.kind)
+        if t.vocab_size < need:
+            fail(f"vocab_size {t.vocab_size} is too small for {t.kind}: the special tokens"
+                 f"{' and the 256 byte symbols' if t.kind == 'byte_level_bpe' else ''} alone need {need}",
+                 "tokenizer", "vocab_size", f"use vocab_size >= {need} (typical: 8000 to 50000)")
+    if project.model.init_from and not Path(resolve_path(project, project.model.init_from)).exists():
+        fail(f"init_from {project.model.init_from!r} does not exist", "model", "init_from",
+             "point it at a model folder saved with save_pretrained")
+
+    shape = presets.resolve_shape(project.model, project.training.max_seq_length)
+    if shape["hidden_size"] % shape["num_attention_heads"]:
+        fail(f"hidden size {shape['hidden_size']} is not divisible by the {shape['num_attention_heads']} "
+             "attention heads", "model", "config_overrides",
+             "choose num_attention_heads that divides hidden_size (head size 64 is standard)")
+    positions = shape["max_position_embeddings"] - presets.position_offset(project.model.architecture)
+    if project.training.max_seq_length > positions:
+        fail(f"max_seq_length {project.training.max_seq_length} is longer than the model's "
+             f"{positions} positions (max_position_embeddings {shape['max_position_embeddings']})",
+             "training", "max_seq_length",
+             "lower max_seq_length or remove max_position_embeddings from config_overrides (it is derived)")
+
+    tr, hw = project.training, project.hardware
+    world = hw.num_processes * hw.num_machines
+    if tr.batch_size % (tr.micro_batch_size * world):
+        fail(f"batch_size {tr.batch_size} is not divisible by micro_batch_size {tr.micro_batch_size} x "
+             f"{world} process(es)", "training", "batch_size",
+             f"use a multiple of {tr.micro_batch_size * world}, e.g. {tr.micro_batch_size * world * max(1, round(tr.batch_size / (tr.micro_batch_size * world)))}")
+    if tr.mask_replace_prob + tr.random_replace_prob > 1.0:
+        fail("mask_replace_prob + random_replace_prob exceeds 1", "training", "random_replace_prob",
+             "keep their sum at most 1 (BERT: 0.8 and 0.1)")
+    if tr.max_steps == 0 and tr.epochs <= 0:
+        fail("neither max_steps nor epochs is set", "training", "max_steps", "set max_steps, or epochs > 0")
+    out = Path(output_dir(project))
+    if out.exists() and not out.is_dir():
+        fail(f"output_dir {str(out)!r} is a file", "project", "output_dir",
+             "choose a folder path, or move that file away")
+
+
+def project_dir(project: Project) -> Path:
+    """The folder relative paths of ``project`` resolve against (its file's folder, else the cwd)."""
+    return Path(project.path).parent if project.path else Path.cwd()
+
+
+def resolve_path(project: Project, value: str) -> str:
+    """``value`` with ``~`` expanded, made absolute against the project file's folder."""
+    p = Path(os.path.expanduser(value))
+    return str(p if p.is_absolute() else (project_dir(project) / p).resolve())
+
+
+def output_dir(project: Project) -> str:
+    """Absolute folder holding this project's run directories."""
+    return resolve_path(project, project.project.output_dir)
+
+
+def cache_dir(project: Project) -> str:
+    """Absolute folder of the shared tokenizer/token caches."""
+    if project.project.cache_dir:
+        return resolve_path(project, project.project.cache_dir)
+    return str(Path(output_dir(project)) / "cache")

@@ -1,0 +1,265 @@
+"""The run directory: the only interface between a worker and whoever watches it.
+
+Layout of ``<output_dir>/<run_id>/``::
+
+    project.toml     the resolved project, frozen at launch
+    run.json         status, pid, stage, times, exit code, error (rewritten atomically)
+    events.jsonl     one JSON object per line, appended (schema: docs/events.md, EVENTS_VERSION)
+    train.log        everything the worker processes print
+    tokenizer/       the tokenizer (AutoTokenizer.from_pretrained loads it)
+    checkpoints/     step-<N>/ accelerate states, written to a temporary name then renamed
+    model/           the final model in Hugging Face format (safetensors) with the tokenizer
+    eval/            evaluation results
+
+This module imports neither torch nor transformers: the TUI and the CLI's read-only
+commands use it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+
+from lmtui.errors import RunError
+
+EVENTS_VERSION = 1
+STATUSES = ("queued", "running", "finished", "failed", "stopped", "crashed")
+ACTIVE = ("queued", "running")
+STAGES = ("tokenizer", "dataset", "pretrain", "evaluate", "publish")
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (temporary file + rename)."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def process_start_time(pid: int) -> float | None:
+    """Creation time of process ``pid`` (seconds since the epoch), or None if it is gone."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None, start_time: float | None) -> bool:
+    """Whether ``pid`` is running and is the process started at ``start_time`` (not a reused pid)."""
+    if not pid:
+        return False
+    created = process_start_time(pid)
+    if created is None:
+        return False
+    try:
+        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+            return False
+    except psutil.Error:
+        return False
+    return start_time is None or abs(created - start_time) < 1.0
+
+
+@dataclass
+class RunDir:
+    """Paths and state of one run directory."""
+
+    path: Path
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path).resolve()
+
+    # paths ---------------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def project_file(self) -> Path:
+        return self.path / "project.toml"
+
+    @property
+    def run_json(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def events_file(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.path / "tokenizer"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / "eval"
+
+    def exists(self) -> bool:
+        return self.run_json.is_file()
+
+    # run.json --------------------------------------------------------------
+    def read_state(self) -> dict:
+        """run.json as a dict ({} when missing or unreadable mid-rename)."""
+        try:
+            return json.loads(self.run_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def update_state(self, **changes) -> dict:
+        """Merge ``changes`` into run.json and rewrite it atomically; returns the new state."""
+        state = self.read_state()
+        state.update(changes)
+        state["updated"] = time.time()
+        atomic_write_json(self.run_json, state)
+        return state
+
+    def status(self) -> str:
+        """The run's status; an active status whose process is gone reads as ``crashed``."""
+        state = self.read_state()
+        status = state.get("status", "crashed" if self.path.exists() else "missing")
+        if status in ACTIVE and not pid_alive(state.get("pid"), state.get("pid_start_time")):
+            return "crashed"
+        return status
+
+    def is_active(self) -> bool:
+        return self.status() in ACTIVE
+
+    # events ----------------------------------------------------------------
+    def emit(self, type_: str, **fields) -> dict:
+        """Append one event line (``{"v", "time", "type", ...fields}``) to events.jsonl."""
+        event = {"v": EVENTS_VERSION, "time": round(time.time(), 3), "type": type_, **fields}
+        line = json.dumps(event, separators=(",", ":")) + "\n"
+        fd = os.open(self.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+        return event
+
+    def events(self, types: tuple[str, ...] | None = None) -> list[dict]:
+        """All complete events (a partial last line is ignored), optionally of some types only."""
+        events, _ = read_events(self.events_file, 0)
+        return [e for e in events if types is None or e.get("type") in types]
+
+    def last_event(self, type_: str) -> dict | None:
+        for event in reversed(self.events((type_,))):
+            return event
+        return None
+
+    # checkpoints -----------------------------------------------------------
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """Complete checkpoints as (step, path), oldest first. Temporary folders are skipped."""
+        out = []
+        if self.checkpoints_dir.is_dir():
+            for p in self.checkpoints_dir.iterdir():
+                if p.name.startswith("step-") and (p / "trainer_state.json").is_file():
+                    try:
+                        out.append((int(p.name[5:]), p))
+                    except ValueError:
+                        continue
+        return sorted(out)
+
+
+def read_events(path: str | os.PathLike, offset: int) -> tuple[list[dict], int]:
+    """Complete event lines of ``path`` from byte ``offset``; returns (events, next offset).
+
+    A trailing line without its newline (being written) is left for the next call. Lines
+    that are not valid JSON are skipped.
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    events = []
+    for raw in data[: end + 1].splitlines():
+        try:
+            events.append(json.loads(raw))
+        except ValueError:
+            continue
+    return events, offset + end + 1
+
+
+def new_run_id(project_name: str, output_dir: str | os.PathLike) -> str:
+    """A fresh run id ``<project>-<YYYYmmdd-HHMMSS>`` not yet used in ``output_dir``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_id = f"{project_name}-{stamp}"
+    n = 2
+    while (Path(output_dir) / run_id).exists():
+        run_id = f"{project_name}-{stamp}-{n}"
+        n += 1
+    return run_id
+
+
+def list_runs(output_dir: str | os.PathLike) -> list[RunDir]:
+    """Run directories under ``output_dir`` (folders with a run.json), newest first."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if (p / "run.json").is_file()]
+    return sorted(runs, key=lambda r: r.read_state().get("created", 0), reverse=True)
+
+
+def find_run(ref: str, search_dirs: list[str | os.PathLike]) -> RunDir:
+    """Resolve a run reference: a run directory path, or a run id (prefix) under ``search_dirs``.
+
+    Raises:
+        RunError: nothing matches, or a prefix matches several runs.
+    """
+    p = Path(ref)
+    if (p / "run.json").is_file():
+        return RunDir(p)
+    matches = []
+    for d in search_dirs:
+        for run in list_runs(d):
+            if run.run_id == ref:
+                return run
+            if run.run_id.startswith(ref):
+                matches.append(run)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise RunError(f"run {ref!r} is ambiguous: {', '.join(r.run_id for r in matches[:5])}",
+                       hint="give more of the run id, or the run directory's path")
+    raise RunError(f"no run {ref!r} found in {', '.join(str(d) for d in search_dirs) or '.'}",
+                   hint="list runs with `lmtui runs`, or give the run directory's path")
+
+
+def host() -> str:
+    return socket.gethostname()
