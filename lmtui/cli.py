@@ -35,7 +35,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != name:
+            if not exc.name or not name.startswith(exc.name):
                 raise
             continue
         module.register(sub)

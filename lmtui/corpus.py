@@ -37,6 +37,19 @@ class CorpusStats:
                 "invalid_utf8_lines": self.invalid_utf8_lines}
 
 
+PLACEHOLDERS = ("{stdlib}", "{purelib}")
+
+
+def expand_placeholders(pattern: str) -> str:
+    """Replace ``{stdlib}`` / ``{purelib}`` by this Python's standard-library / site-packages folder."""
+    if "{" not in pattern:
+        return pattern
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return pattern.replace("{stdlib}", paths["stdlib"]).replace("{purelib}", paths["purelib"])
+
+
 def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | None = None,
                   key: str | None = None, line: int | None = None) -> list[Path]:
     """Expand paths, globs (``**`` allowed) and folders (every file below, hidden ones skipped).
@@ -48,7 +61,7 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
     """
     out: list[Path] = []
     for pattern in patterns:
-        expanded = os.path.expanduser(pattern)
+        expanded = os.path.expanduser(expand_placeholders(pattern))
         full = expanded if os.path.isabs(expanded) else os.path.join(str(base), expanded)
         matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
         found = []
@@ -80,6 +93,8 @@ def file_format(path: Path, fmt: str) -> str:
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
+    if ext == ".py":
+        return "python"
     return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
             ".parquet": "parquet"}.get(ext, "text")
 
@@ -140,6 +155,36 @@ def _text_documents(path: Path, delimiter: str, stats: CorpusStats) -> Iterator[
         yield " ".join(paragraph)
 
 
+def _python_documents(path: Path, delimiter: str, stats: CorpusStats) -> Iterator[str]:
+    """The text in the string literals of a Python file, parsed with ``ast`` (never executed).
+
+    Adjacent literals are already joined by the parser; each literal is split into documents
+    like a text file. CPython ships its language reference this way (pydoc_data/topics.py).
+    """
+    import ast
+
+    source = path.read_bytes()
+    stats.bytes += len(source)
+    try:
+        tree = ast.parse(source.decode("utf-8", errors="replace"), filename=str(path))
+    except SyntaxError as exc:
+        raise CorpusError(f"not a valid Python file: {exc.msg}", file=str(path), line=exc.lineno,
+                          key="corpus.format", hint="use format = \"text\" for plain text files") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 40:
+            lines = node.value.split("\n")
+            if delimiter == "line":
+                yield from (line.strip() for line in lines if line.strip())
+                continue
+            paragraph: list[str] = []
+            for line in lines + [""]:
+                if line.strip():
+                    paragraph.append(line.strip())
+                elif paragraph:
+                    yield " ".join(paragraph)
+                    paragraph = []
+
+
 def _jsonl_documents(path: Path, column: str, stats: CorpusStats) -> Iterator[str]:
     for number, line in enumerate(_decoded_lines(path, stats), start=1):
         if not line.strip():
@@ -198,6 +243,8 @@ def read_documents(paths: Iterable[Path], *, fmt: str = "auto", text_column: str
             docs = _text_documents(path, delimiter, stats)
         elif kind == "jsonl":
             docs = _jsonl_documents(path, text_column, stats)
+        elif kind == "python":
+            docs = _python_documents(path, delimiter, stats)
         elif kind in ("csv", "tsv"):
             docs = _csv_documents(path, text_column, "\t" if kind == "tsv" else ",", stats)
         else:
@@ -248,20 +295,59 @@ def split_documents(docs: Iterable[str], fraction: float, seed: int) -> tuple[li
     return train, valid
 
 
-def file_signature(paths: Iterable[Path]) -> list[tuple[str, int, int]]:
-    """(path, size, mtime_ns) of each file: the cheap part of a cache fingerprint."""
-    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+def corpus_files(project) -> tuple[list[Path], list[Path]]:
+    """Resolved (training files, validation files) of a project's [corpus] section."""
+    from lmtui.project.load import project_dir
+
+    c = project.corpus
+    base = project_dir(project)
+    train = resolve_files(c.train_files, base, file=project.path, key="corpus.train_files") if c.train_files else []
+    valid = resolve_files(c.validation_files, base, file=project.path,
+                          key="corpus.validation_files") if c.validation_files else []
+    return train, valid
 
 
-def content_digest(paths: Iterable[Path]) -> str:
-    """BLAKE2b digest of the files' bytes (their contents, not their names or times)."""
-    import hashlib
+def corpus_fingerprint(project, cache_dir: str) -> str:
+    """Fingerprint of the corpus contents and every [corpus] setting that changes the documents."""
+    from dataclasses import asdict
 
-    h = hashlib.blake2b(digest_size=16)
-    for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return h.hexdigest()
+    from lmtui.fingerprint import digest_bytes, files_digest
 
+    train, valid = corpus_files(project)
+    settings = asdict(project.corpus)
+    settings.pop("train_files")
+    settings.pop("validation_files")
+    return digest_bytes("corpus-v1", files_digest(train, cache_dir), files_digest(valid, cache_dir), settings)
+
+
+def corpus_documents(project, stats: CorpusStats | None = None) -> tuple[list[str], list[str]]:
+    """The project's (training documents, validation documents).
+
+    Validation documents come from validation_files, else from a seeded random split of the
+    training documents (``validation_split``, ``split_seed``). ``max_documents`` caps training.
+
+    Raises:
+        CorpusError: files missing or unreadable, no documents at all, or no validation documents.
+    """
+    c = project.corpus
+    stats = stats if stats is not None else CorpusStats()
+    train_files, valid_files = corpus_files(project)
+    read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter, stats=stats)
+    if c.hf_dataset:
+        docs = hub_documents(c.hf_dataset, c.hf_dataset_config, c.hf_split, c.text_column, stats)
+    else:
+        docs = read_documents(train_files, **read)
+    if valid_files:
+        train = list(docs)
+        valid = list(read_documents(valid_files, **read))
+    else:
+        train, valid = split_documents(docs, c.validation_split, c.split_seed)
+    if c.max_documents:
+        train = train[: c.max_documents]
+    if not train:
+        raise CorpusError("the training corpus has no text (every document is empty)", file=project.path,
+                          key="corpus.train_files", hint="point train_files at files with text")
+    if not valid:
+        raise CorpusError("no validation documents", file=project.path, key="corpus.validation_split",
+                          hint="give validation_files, or a validation_split above 0 with more than one document")
+    return train, valid

@@ -263,7 +263,9 @@ def project_dir(project: Project) -> Path:
 
 def resolve_path(project: Project, value: str) -> str:
     """``value`` with ``~`` expanded, made absolute against the project file's folder."""
-    p = Path(os.path.expanduser(value))
+    from lmtui.corpus import expand_placeholders
+
+    p = Path(os.path.expanduser(expand_placeholders(value)))
     return str(p if p.is_absolute() else (project_dir(project) / p).resolve())
 
 

@@ -37,15 +37,17 @@ class ProjectSection:
 @dataclass
 class CorpusSection:
     train_files: list = key(None, "Training text: paths, globs or folders (any extension, .gz too; "
-                            ".jsonl/.csv/.tsv/.parquet read text_column).", factory=list)
+                            ".jsonl/.csv/.tsv/.parquet read text_column). {stdlib} and {purelib} expand to "
+                            "this Python's library folders.", factory=list)
     validation_files: list = key(None, "Held-out text, same forms as train_files. Empty: a seeded random "
                                  "validation_split of the training documents.", factory=list)
     validation_split: float = key(0.05, "Fraction of training documents held out when validation_files is "
                                   "empty (chosen at random with split_seed, never the first N%).",
                                   minimum=0.0, maximum=0.5)
     split_seed: int = key(42, "Seed of the random validation split.")
-    format: str = key("auto", "How files are read: auto (by extension), text, jsonl, csv, tsv or parquet.",
-                      choices=("auto", "text", "jsonl", "csv", "tsv", "parquet"))
+    format: str = key("auto", "How files are read: auto (by extension), text, jsonl, csv, tsv, parquet, or "
+                      "python (the string literals of a .py file, parsed, never run).",
+                      choices=("auto", "text", "jsonl", "csv", "tsv", "parquet", "python"))
     text_column: str = key("text", "Column holding the text in JSON Lines / CSV / Parquet files and Hub datasets.")
     document_delimiter: str = key("line", "Text files: one document per line (line) or documents separated "
                                   "by blank lines (blank_line).", choices=("line", "blank_line"))

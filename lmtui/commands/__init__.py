@@ -1,0 +1,1 @@
+"""`lmtui` subcommands, one module per group; each module has ``register(subparsers)``."""

@@ -1,0 +1,58 @@
+"""`lmtui new`, `lmtui check`, `lmtui keys`: create and validate project files."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from lmtui.errors import ProjectError
+from lmtui.project.load import load_project
+from lmtui.project.reference import reference_markdown
+from lmtui.project.template import starter_text
+from lmtui.rundir import atomic_write_text
+
+
+def cmd_new(args) -> int:
+    path = Path(args.dir) / f"{args.name}.toml"
+    if path.exists() and not args.force:
+        raise ProjectError("file exists", file=str(path), hint="choose another name, or pass --force to overwrite")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", args.name):
+        raise ProjectError(f"name {args.name!r} is not usable as a file name",
+                           hint="use letters, digits, '-', '_' and '.' only")
+    atomic_write_text(path, starter_text(args.name))
+    print(f"wrote {path}: set [corpus] train_files, then `lmtui check {path}` and `lmtui run {path}`")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from lmtui.project.deep_check import deep_check
+
+    for file in args.files:
+        project = load_project(file)
+        summary = deep_check(project) if args.deep else None
+        print(f"{file}: ok" + (f" ({summary})" if summary else ""))
+    return 0
+
+
+def cmd_keys(args) -> int:
+    print(reference_markdown())
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("new", help="write a commented starter project file")
+    p.add_argument("name", help="project name (the file is NAME.toml)")
+    p.add_argument("--dir", default="projects", help="folder for the file (default: projects)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(func=cmd_new)
+
+    p = sub.add_parser("check", help="validate project files without running anything")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--no-deep", dest="deep", action="store_false",
+                   help="skip building the model config (faster; no transformers import)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("keys", help="print the reference of every project-file key (markdown)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_keys)

@@ -1,0 +1,162 @@
+"""`lmtui run` (the whole pipeline, headless, with progress) and `lmtui prepare` (tokenizer + cache)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+from lmtui import launcher
+from lmtui.rundir import RunDir, read_events
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def describe(event: dict) -> str | None:
+    """One log line for an event worth printing in the headless view, else None."""
+    t = event.get("type")
+    if t == "stage" and event["state"] != "start":
+        extra = f" in {event['seconds']:.1f} s" if event.get("seconds") is not None else ""
+        return f"stage {event['stage']}: {event['state']}{extra}"
+    if t == "tokenizer":
+        return (f"tokenizer: {event['kind']}, vocab {event['vocab_size']}"
+                f"{' (cached)' if event.get('cached') else ''}; first sentence: {' '.join(event['preview'][0][:16])}"
+                if event.get("preview") else f"tokenizer: vocab {event['vocab_size']}")
+    if t == "dataset":
+        return (f"dataset: {event['train_tokens']:,} training / {event['validation_tokens']:,} validation tokens"
+                f" ({'cached, ' if event['cached'] else ''}{event['seconds']:.2f} s)")
+    if t == "train_start":
+        return (f"pretrain: {event['params'] / 1e6:.2f}M parameters on {event['device']} x{event['num_processes']}, "
+                f"steps {event['start_step']}->{event['max_steps']}, {event['mixed_precision']} precision")
+    if t == "eval":
+        return (f"eval step {event['step']}: loss {event['loss']:.4f}, perplexity {event['perplexity']:.2f}, "
+                f"masked accuracy {event['accuracy']:.3f}")
+    if t == "checkpoint":
+        return f"checkpoint: {event['path']}"
+    if t == "model":
+        return f"model: {event['path']}"
+    if t == "stopping":
+        return "stopping: writing a checkpoint"
+    if t == "log":
+        return event.get("message")
+    return None
+
+
+def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt: bool = True) -> str:
+    """Show the run's progress from its events (from byte ``offset``) until it ends; returns the final status.
+
+    Ctrl-C asks the run to stop (it checkpoints); a second Ctrl-C kills its process group.
+    """
+    interrupts = {"n": 0}
+
+    def on_interrupt(signum, frame):
+        interrupts["n"] += 1
+        if not stop_on_interrupt:
+            raise KeyboardInterrupt
+        if interrupts["n"] == 1:
+            console.print("[yellow]stopping: the run writes a checkpoint (Ctrl-C again to kill it)[/]")
+            launcher.stop(run)
+        else:
+            console.print("[red]killing the run's processes[/]")
+            launcher.stop(run, force=True)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    last_eval = None
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[info]}"), console=console, transient=False,
+                        disable=not console.is_terminal)
+    task = progress.add_task("starting", total=None, info="")
+    try:
+        with progress:
+            while True:
+                events, offset = read_events(run.events_file, offset)
+                for e in events:
+                    line = describe(e)
+                    if line:
+                        progress.console.print(line)
+                    t = e.get("type")
+                    if t == "stage" and e["state"] == "start":
+                        progress.update(task, description=e["stage"], total=None, completed=0, info="")
+                    elif t == "train_start":
+                        progress.update(task, total=e["max_steps"], completed=e["start_step"])
+                    elif t == "eval":
+                        last_eval = e
+                    elif t == "train":
+                        ppl = f"  ppl {last_eval['perplexity']:.1f}" if last_eval else ""
+                        mfu = f"  MFU {e['mfu']:.0%}" if e.get("mfu") is not None else ""
+                        info = (f"loss {e['loss']:.3f}{ppl}  {e['tokens_per_s']:,.0f} tok/s{mfu}  "
+                                f"ETA {_fmt_seconds(e.get('eta_s'))}")
+                        progress.update(task, completed=e["step"], total=e["max_steps"], info=info)
+                        if not console.is_terminal:
+                            console.print(f"step {e['step']}/{e['max_steps']} {info}")
+                    elif t == "end":
+                        return e["status"]
+                if not run.is_active() and not read_events(run.events_file, offset)[0]:
+                    status = run.status()
+                    return status if status not in ("queued", "running") else "crashed"
+                time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def report(run: RunDir, status: str, console: Console) -> int:
+    """Print the outcome of a followed run and return the exit code (0 finished, 1 failed, 130 stopped)."""
+    if status == "finished":
+        console.print(f"[green]finished[/]: model in {run.model_dir}")
+        return 0
+    if status == "stopped":
+        console.print(f"[yellow]stopped[/]; resume with the same `lmtui run` command or `lmtui resume {run.run_id}`")
+        return 130
+    error = run.read_state().get("error") or "the run's process ended without a final status"
+    console.print(f"[red]{status}[/]: {error}\n  log: {run.log_file}")
+    return 1
+
+
+def cmd_run(args) -> int:
+    console = Console(highlight=False)
+    project = launcher.load_with_overrides(args.project, args.set)
+    run, resumed = launcher.prepare_run(project, fresh=args.fresh)
+    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
+    launcher.start_driver(run)
+    console.print(f"{'resuming' if resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}")
+    if args.detach:
+        console.print(f"detached; follow it with `lmtui logs {run.run_id} --follow`")
+        return 0
+    return report(run, follow(run, console, offset=offset), console)
+
+
+def cmd_prepare(args) -> int:
+    from lmtui.dataset import prepare_dataset
+    from lmtui.tokenization import prepare_tokenizer
+
+    console = Console(highlight=False)
+    project = launcher.load_with_overrides(args.project, args.set)
+    t0 = time.perf_counter()
+    folder, cached = prepare_tokenizer(project, log=console.print)
+    console.print(f"tokenizer: {folder}{' (cached)' if cached else ''}")
+    data, meta, cached = prepare_dataset(project, folder, log=console.print)
+    console.print(f"dataset: {data}{' (cached)' if cached else ''}: {meta['train_tokens']:,} training and "
+                  f"{meta['validation_tokens']:,} validation tokens; {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run a project's whole pipeline headless (resumes an unfinished run)")
+    p.add_argument("project", metavar="PROJECT.toml")
+    p.add_argument("--fresh", action="store_true", help="start a new run instead of resuming the latest one")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a project key for this run (repeatable), e.g. training.max_steps=100")
+    p.add_argument("--detach", action="store_true", help="start the run and return at once")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("prepare", help="build the tokenizer and the token cache only (no training)")
+    p.add_argument("project", metavar="PROJECT.toml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a project key")
+    p.set_defaults(func=cmd_prepare)

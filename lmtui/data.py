@@ -1,0 +1,177 @@
+"""Batches for masked language modeling from a token cache, masked in the loader.
+
+Sequences:
+- packing (default): the split's token stream cut into blocks of ``max_seq_length`` tokens
+  (documents keep their special tokens; no padding; the ``group_texts`` of run_mlm.py).
+- line_by_line: one sequence per document, truncated to ``max_seq_length`` (the last kept
+  token replaced by the end token), padded only to the longest sequence of its micro-batch.
+
+Order: the training stream is an endless sequence of epochs, each a permutation of the
+sequences seeded with ``seed + epoch``. Optimizer step ``s`` of a run with global batch ``B``
+consumes stream positions ``[s*B, (s+1)*B)``; rank ``r`` takes its contiguous share, in
+micro-batches. Masks are drawn from a generator seeded with (seed, stream position), so a
+resumed run sees exactly the batches it would have seen.
+
+Masking follows BERT (Devlin et al. 2019) as in transformers' DataCollatorForLanguageModeling:
+``mlm_probability`` of the non-special tokens are selected; of those, ``mask_replace_prob``
+become the mask token, ``random_replace_prob`` a random token, the rest stay. Labels are -100
+elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lmtui.dataset import TokenCache
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class MaskingConfig:
+    """Token ids and probabilities for BERT-style masking."""
+
+    mask_token_id: int
+    pad_token_id: int
+    special_ids: tuple[int, ...]
+    vocab_size: int
+    mlm_probability: float = 0.15
+    mask_replace_prob: float = 0.8
+    random_replace_prob: float = 0.1
+
+
+def mask_tokens(ids: np.ndarray, valid: np.ndarray, cfg: MaskingConfig, rng: np.random.Generator):
+    """Apply BERT masking to a batch.
+
+    Args:
+        ids: int64 array (batch, seq) of token ids; modified copy is returned.
+        valid: bool array (batch, seq), False on padding.
+        cfg: ids and probabilities.
+        rng: numpy generator (seeded by the caller for reproducibility).
+
+    Returns:
+        (input_ids, labels): int64 arrays (batch, seq); labels are -100 where not selected.
+    """
+    special = np.isin(ids, cfg.special_ids) | ~valid
+    selected = (rng.random(ids.shape) < cfg.mlm_probability) & ~special
+    labels = np.where(selected, ids, IGNORE_INDEX)
+    inputs = ids.copy()
+    roll = rng.random(ids.shape)
+    to_mask = selected & (roll < cfg.mask_replace_prob)
+    to_random = selected & (roll >= cfg.mask_replace_prob) & (roll < cfg.mask_replace_prob + cfg.random_replace_prob)
+    inputs[to_mask] = cfg.mask_token_id
+    inputs[to_random] = rng.integers(0, cfg.vocab_size, size=int(to_random.sum()))
+    return inputs, labels
+
+
+class Sequences:
+    """The sequences of one split: packed blocks or truncated documents."""
+
+    def __init__(self, cache: TokenCache, max_seq_length: int, line_by_line: bool, end_token_id: int):
+        self.cache = cache
+        self.length = max_seq_length
+        self.line_by_line = line_by_line
+        self.end_token_id = end_token_id
+
+    def __len__(self) -> int:
+        if self.line_by_line:
+            return self.cache.num_documents
+        return max(1, self.cache.num_tokens // self.length) if self.cache.num_tokens else 0
+
+    def get(self, i: int) -> np.ndarray:
+        """Sequence ``i`` as an int64 array of at most ``max_seq_length`` ids."""
+        if not self.line_by_line:
+            return np.asarray(self.cache.tokens[i * self.length:(i + 1) * self.length], dtype=np.int64)
+        start, end = int(self.cache.offsets[i]), int(self.cache.offsets[i + 1])
+        seq = np.asarray(self.cache.tokens[start:min(end, start + self.length)], dtype=np.int64)
+        if end - start > self.length:
+            seq[-1] = self.end_token_id
+        return seq
+
+
+def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int = 8):
+    """Stack sequences, padding to the longest (rounded up to ``pad_to_multiple_of``).
+
+    Returns:
+        (ids, valid): int64 (batch, seq) and bool (batch, seq); ``valid`` is None when no
+        sequence needed padding.
+    """
+    longest = max(len(s) for s in seqs)
+    if all(len(s) == longest for s in seqs):
+        return np.stack(seqs), None
+    width = -(-longest // pad_to_multiple_of) * pad_to_multiple_of
+    ids = np.full((len(seqs), width), pad_token_id, dtype=np.int64)
+    valid = np.zeros((len(seqs), width), dtype=bool)
+    for row, s in enumerate(seqs):
+        ids[row, :len(s)] = s
+        valid[row, :len(s)] = True
+    return ids, valid
+
+
+def to_batch(ids: np.ndarray, valid: np.ndarray | None, cfg: MaskingConfig, rng: np.random.Generator) -> dict:
+    """Masked micro-batch as tensors: input_ids, labels, attention_mask (or None), num_tokens."""
+    inputs, labels = mask_tokens(ids, valid if valid is not None else np.ones(ids.shape, dtype=bool), cfg, rng)
+    return {"input_ids": torch.from_numpy(inputs), "labels": torch.from_numpy(labels),
+            "attention_mask": None if valid is None else torch.from_numpy(valid.astype(np.int64)),
+            "num_tokens": int(ids.size if valid is None else valid.sum())}
+
+
+class TrainStream(torch.utils.data.Dataset):
+    """Micro-batches of one rank, indexed by micro-batch number (map-style, for DataLoader workers).
+
+    Micro-batch ``j`` of rank ``r`` covers stream positions
+    ``step*B + r*(B/world) + k*micro`` for ``step, k = divmod(j, accumulation)``.
+    """
+
+    def __init__(self, sequences: Sequences, cfg: MaskingConfig, *, seed: int, batch_size: int,
+                 micro_batch_size: int, rank: int, world_size: int):
+        self.seqs = sequences
+        self.cfg = cfg
+        self.seed = seed
+        self.batch_size = batch_size
+        self.micro = micro_batch_size
+        self.rank = rank
+        self.world = world_size
+        self.accumulation = batch_size // (micro_batch_size * world_size)
+        self._perm_epoch = -1
+        self._perm = None
+
+    def __len__(self) -> int:  # endless stream; the trainer stops by step count
+        return 2 ** 62
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng(self.seed + epoch).permutation(len(self.seqs))
+            self._perm_epoch = epoch
+        return self._perm
+
+    def positions(self, j: int) -> range:
+        step, k = divmod(j, self.accumulation)
+        start = step * self.batch_size + self.rank * (self.batch_size // self.world) + k * self.micro
+        return range(start, start + self.micro)
+
+    def __getitem__(self, j: int) -> dict:
+        n = len(self.seqs)
+        seqs = []
+        for q in self.positions(j):
+            epoch, i = divmod(q, n)
+            seqs.append(self.seqs.get(int(self._permutation(epoch)[i])))
+        ids, valid = collate(seqs, self.cfg.pad_token_id)
+        rng = np.random.default_rng([self.seed, self.positions(j).start])
+        return to_batch(ids, valid, self.cfg, rng)
+
+
+def eval_batches(sequences: Sequences, cfg: MaskingConfig, *, micro_batch_size: int, max_samples: int,
+                 rank: int = 0, world_size: int = 1, seed: int = 1234):
+    """Deterministic masked micro-batches of the validation sequences (fixed masking seed).
+
+    The first ``max_samples`` sequences (all when 0) are split between ranks by position.
+    """
+    n = len(sequences) if not max_samples else min(max_samples, len(sequences))
+    for start in range(rank * micro_batch_size, n, micro_batch_size * world_size):
+        seqs = [sequences.get(i) for i in range(start, min(start + micro_batch_size, n))]
+        ids, valid = collate(seqs, cfg.pad_token_id)
+        yield to_batch(ids, valid, cfg, np.random.default_rng([seed, start]))

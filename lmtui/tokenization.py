@@ -1,0 +1,161 @@
+"""The tokenizer stage: train a tokenizer with `tokenizers` (or load one), save it HF-loadable.
+
+Three kinds, each with the normalizer, pre-tokenizer, post-processor and decoder of the model
+family it imitates:
+
+- ``byte_level_bpe``: RoBERTa/GPT-2 byte-level BPE; ``<s> X </s>`` and ``<s> A </s></s> B </s>``
+  (RobertaProcessing); ``<mask>`` absorbs the space before it (``lstrip``), as in roberta-base.
+- ``wordpiece``: BERT's WordPiece with the BERT normalizer and pre-tokenizer;
+  ``[CLS] A [SEP] B [SEP]`` with token type ids.
+- ``unigram``: SentencePiece-style Unigram LM over Metaspace pre-tokens, with ``<s>``/``</s>``.
+
+Trained tokenizers are wrapped in ``PreTrainedTokenizerFast`` and saved with
+``save_pretrained`` (tokenizer.json + config), so ``AutoTokenizer.from_pretrained(dir)``
+reproduces them exactly, lowercasing included (PITFALLS.md: saving through the
+Roberta/Bert tokenizer classes is lossy in transformers 5).
+
+Trained tokenizers are cached in ``<cache_dir>/tokenizers/<fingerprint>/``; the fingerprint
+covers the corpus contents and the [corpus] and [tokenizer] settings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from lmtui.corpus import corpus_documents, corpus_fingerprint
+from lmtui.errors import ProjectError
+from lmtui.fingerprint import digest_bytes
+from lmtui.project.load import cache_dir, resolve_path
+from lmtui.project.presets import SPECIAL_TOKENS
+
+
+def _build(kind: str, lowercase: bool, vocab_size: int, min_frequency: int):
+    """An untrained `tokenizers.Tokenizer` and its trainer for ``kind``."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    specials = [AddedToken(s, lstrip=s == "<mask>", rstrip=False, normalized=False, special=True)
+                for s in SPECIAL_TOKENS[kind]]
+    if kind == "byte_level_bpe":
+        tok = Tokenizer(models.BPE())
+        tok.normalizer = normalizers.Lowercase() if lowercase else None
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    elif kind == "wordpiece":
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, min_frequency=min_frequency,
+                                            special_tokens=specials, show_progress=False)
+    else:
+        tok = Tokenizer(models.Unigram())
+        norm = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+        tok.normalizer = normalizers.Sequence(norm)
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+        trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=specials, unk_token="<unk>",
+                                          show_progress=False)
+    return tok, trainer
+
+
+def _post_processor(kind: str, tok):
+    from tokenizers import processors
+
+    if kind == "byte_level_bpe":
+        return processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")),
+                                            trim_offsets=True, add_prefix_space=False)
+    if kind == "wordpiece":
+        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        return processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                             special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    return processors.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+                                         special_tokens=[("<s>", bos), ("</s>", eos)])
+
+
+def wrap_fast(tok, kind: str, model_max_length: int):
+    """Wrap a trained `tokenizers.Tokenizer` as a ``PreTrainedTokenizerFast`` with its special tokens."""
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    if kind == "wordpiece":
+        names = dict(unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+                     mask_token="[MASK]")
+    else:
+        names = dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>", unk_token="<unk>",
+                     pad_token="<pad>", mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False))
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, **names)
+
+
+def train_tokenizer(documents: list[str], kind: str, *, vocab_size: int, min_frequency: int = 2,
+                    lowercase: bool = False, model_max_length: int = 512):
+    """Train a tokenizer of ``kind`` on ``documents`` and return it as a ``PreTrainedTokenizerFast``.
+
+    Training uses all cores (the `tokenizers` trainers are multi-threaded).
+    """
+    tok, trainer = _build(kind, lowercase, vocab_size, min_frequency)
+    tok.train_from_iterator(documents, trainer=trainer, length=len(documents))
+    tok.post_processor = _post_processor(kind, tok)
+    return wrap_fast(tok, kind, model_max_length)
+
+
+def tokenizer_fingerprint(project) -> str:
+    """Fingerprint of a trained tokenizer's inputs: corpus contents and the [tokenizer] settings."""
+    t = asdict(project.tokenizer)
+    t.pop("path")
+    return digest_bytes("tokenizer-v1", corpus_fingerprint(project, cache_dir(project)), t,
+                        project.training.max_seq_length)
+
+
+def preview(tokenizer, documents: list[str], n: int = 5) -> list[list[str]]:
+    """The pieces of the first ``n`` documents (the seed workflow's ``--test`` preview)."""
+    return [tokenizer.convert_ids_to_tokens(tokenizer(doc[:300])["input_ids"]) for doc in documents[:n]]
+
+
+def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
+    """Make sure the project's tokenizer exists in the cache (or at its path).
+
+    Returns:
+        (folder with tokenizer.json loadable by AutoTokenizer, cached): ``cached`` is True when
+        nothing was trained.
+
+    Raises:
+        ProjectError: ``[tokenizer] path`` does not hold a loadable tokenizer.
+        CorpusError: the corpus cannot be read.
+    """
+    t = project.tokenizer
+    if t.path or project.model.init_from:
+        folder = Path(resolve_path(project, t.path or project.model.init_from))
+        if not (folder / "tokenizer.json").is_file():
+            key = "tokenizer.path" if t.path else "model.init_from"
+            raise ProjectError(f"no tokenizer.json in {folder}", file=project.path, key=key,
+                               hint="point it at a folder saved with save_pretrained (tokenizer.json inside)")
+        return folder, True
+    fp = tokenizer_fingerprint(project)
+    folder = Path(cache_dir(project)) / "tokenizers" / fp
+    if (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file():
+        return folder, True
+    train, _ = corpus_documents(project)
+    if t.max_training_documents:
+        train = train[: t.max_training_documents]
+    log(f"training a {t.kind} tokenizer (vocab_size {t.vocab_size}) on {len(train)} documents")
+    fast = train_tokenizer(train, t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
+                           lowercase=t.lowercase, model_max_length=project.training.max_seq_length)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{fp}-", dir=folder.parent))
+    try:
+        fast.save_pretrained(tmp)
+        (tmp / "preview.json").write_text(json.dumps(preview(fast, train)))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder, False

@@ -1,0 +1,148 @@
+"""`lmtui run` end to end as a user runs it: subprocess, real WikiText-2 data, model loaded back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import events, lmtui, only_run, wikitext_bert_project
+
+
+def test_run_trains_a_model_that_transformers_loads(trained_run):
+    state = json.loads((trained_run / "run.json").read_text())
+    assert state["status"] == "finished"
+    evals = events(trained_run, "eval")
+    assert evals[0]["step"] == 0 and evals[-1]["step"] == 40
+    assert evals[-1]["perplexity"] < 0.5 * evals[0]["perplexity"]
+
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+
+    model = AutoModelForMaskedLM.from_pretrained(trained_run / "model")
+    tokenizer = AutoTokenizer.from_pretrained(trained_run / "model")
+    assert type(model).__name__ == "BertForMaskedLM"
+    assert model.config.vocab_size % 64 == 0 and model.config.vocab_size >= len(tokenizer)
+    assert model.config.pad_token_id == tokenizer.pad_token_id == 0
+    assert (trained_run / "model" / "model.safetensors").is_file()
+    fill = pipeline("fill-mask", model=str(trained_run / "model"))
+    predictions = fill(f"the game was released in {tokenizer.mask_token} .")
+    assert len(predictions) == 5 and all(p["token_str"] for p in predictions)
+
+
+def test_run_writes_the_documented_run_directory(trained_run):
+    for name in ("project.toml", "run.json", "events.jsonl", "train.log", "tokenizer/tokenizer.json", "model"):
+        assert (trained_run / name).exists(), name
+    types = {e["type"] for e in events(trained_run)}
+    assert {"run_start", "stage", "tokenizer", "dataset", "train_start", "train", "eval", "checkpoint", "model",
+            "train_end", "end"} <= types
+    train = events(trained_run, "train")
+    assert all(e["tokens_per_s"] > 0 and e["loss"] > 0 for e in train)
+    assert [e["step"] for e in train] == list(range(5, 41, 5))
+    checkpoints = sorted((trained_run / "checkpoints").iterdir())
+    assert [p.name for p in checkpoints] == ["step-30", "step-40"]  # save_total_limit = 2
+    preview = events(trained_run, "tokenizer")[0]["preview"]
+    assert len(preview) == 5 and preview[0][0] == "[CLS]"
+    assert "tokenizer preview:" in (trained_run / "train.log").read_text()
+
+
+def test_second_run_of_a_finished_project_reuses_everything(trained_run):
+    project = trained_run.parents[1] / "wikibert.toml"
+    proc = lmtui("run", str(project), cwd=project.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "resuming run" in proc.stdout
+    assert only_run(trained_run.parent) == trained_run
+    last_start = max(i for i, e in enumerate(events(trained_run)) if e["type"] == "run_start")
+    tail = events(trained_run)[last_start:]
+    assert {"stage": "pretrain", "state": "skipped"}.items() <= next(
+        e for e in tail if e["type"] == "stage" and e["stage"] == "pretrain").items()
+    assert next(e for e in tail if e["type"] == "tokenizer")["cached"] is True
+    assert next(e for e in tail if e["type"] == "dataset")["cached"] is True
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_sigkill_mid_run_then_rerun_resumes_from_the_last_checkpoint(tmp_path, data_dir):
+    project = wikitext_bert_project(tmp_path, "killed", max_steps=60)
+    proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run = only_run(tmp_path / "runs")
+    _wait_for(lambda: (run / "checkpoints" / "step-20" / "trainer_state.json").is_file(), 300, "a checkpoint")
+    pid = json.loads((run / "run.json").read_text())["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    state = json.loads((run / "run.json").read_text())
+    assert state["status"] == "running"  # the driver died without writing a final status ...
+    from lmtui.rundir import RunDir
+
+    _wait_for(lambda: RunDir(run).status() == "crashed", 10, "the run to read as crashed")  # ... so it reads crashed
+
+    proc = lmtui("run", str(project), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    starts = events(run, "train_start")
+    assert starts[0]["start_step"] == 0
+    resumed_at = starts[-1]["start_step"]
+    assert resumed_at >= 20 and resumed_at % 10 == 0
+    assert events(run, "train")[-1]["step"] == 60
+    assert events(run, "train_end")[-1]["status"] == "finished"
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+
+
+def test_resumed_run_sees_the_same_batches_as_an_uninterrupted_one(tmp_path, data_dir):
+    """Same step count, same data order: the loss at each step after resume matches a straight run."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    straight = wikitext_bert_project(tmp_path / "a", "same", max_steps=20, extra="logging_steps = 1")
+    interrupted = wikitext_bert_project(tmp_path / "b", "same", max_steps=20, extra="logging_steps = 1")
+    assert lmtui("run", str(straight), cwd=straight.parent).returncode == 0
+    assert lmtui("run", str(interrupted), "--detach", cwd=interrupted.parent).returncode == 0
+    run_b = only_run(interrupted.parent / "runs")
+    _wait_for(lambda: (run_b / "checkpoints" / "step-10" / "trainer_state.json").is_file(), 300, "a checkpoint")
+    os.killpg(json.loads((run_b / "run.json").read_text())["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    assert lmtui("run", str(interrupted), cwd=interrupted.parent).returncode == 0
+    run_a = only_run(straight.parent / "runs")
+    loss_a = {e["step"]: e["loss"] for e in events(run_a, "train")}
+    loss_b = {e["step"]: e["loss"] for e in events(run_b, "train")}  # later entries win after resume
+    assert max(loss_b) == 20
+    for step in range(15, 21):
+        assert loss_b[step] == pytest.approx(loss_a[step], rel=2e-3), step
+
+
+def test_changed_project_is_not_resumed_silently(tmp_path, data_dir):
+    project = wikitext_bert_project(tmp_path, "changed", max_steps=10)
+    assert lmtui("run", str(project), cwd=tmp_path).returncode == 0
+    proc = lmtui("run", str(project), "--set", "training.learning_rate=1e-4", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "[training] changed since run" in proc.stderr and "--fresh" in proc.stderr
+    proc = lmtui("run", str(project), "--set", "training.learning_rate=1e-4", "--fresh", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len([p for p in (tmp_path / "runs").iterdir() if (p / "run.json").exists()]) == 2
+
+
+def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
+    project = wikitext_bert_project(tmp_path, "stopme", max_steps=400, extra="save_steps = 1000")
+    assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
+    run = only_run(tmp_path / "runs")
+    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
+              "training to start")
+    from lmtui.launcher import stop, wait_stopped
+    from lmtui.rundir import RunDir
+
+    assert stop(RunDir(run))
+    assert wait_stopped(RunDir(run), 120)
+    state = json.loads((run / "run.json").read_text())
+    assert state["status"] == "stopped"
+    end = events(run, "train_end")[-1]
+    assert end["status"] == "stopped"
+    assert (run / "checkpoints" / f"step-{end['step']}" / "trainer_state.json").is_file()
+    assert end["step"] < 400
