@@ -33,7 +33,8 @@ def write_project(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def wikitext_bert_project(folder: Path, name: str = "wikibert", *, max_steps: int = 40, extra: str = "") -> Path:
+def wikitext_bert_project(folder: Path, name: str = "wikibert", *, max_steps: int = 40, logging_steps: int = 5,
+                          save_steps: int = 10, extra: str = "") -> Path:
     """A BERT + WordPiece project on WikiText-2 (train on test.txt, validate on valid.txt), tiny model."""
     return write_project(folder, name, f"""
         [project]
@@ -61,9 +62,9 @@ def wikitext_bert_project(folder: Path, name: str = "wikibert", *, max_steps: in
         max_steps = {max_steps}
         learning_rate = 2e-3
         warmup_steps = 5
-        logging_steps = 5
+        logging_steps = {logging_steps}
         eval_steps = 20
-        save_steps = 10
+        save_steps = {save_steps}
         max_eval_samples = 128
         {extra}
     """)

@@ -101,8 +101,8 @@ def test_resumed_run_sees_the_same_batches_as_an_uninterrupted_one(tmp_path, dat
     """Same step count, same data order: the loss at each step after resume matches a straight run."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    straight = wikitext_bert_project(tmp_path / "a", "same", max_steps=20, extra="logging_steps = 1")
-    interrupted = wikitext_bert_project(tmp_path / "b", "same", max_steps=20, extra="logging_steps = 1")
+    straight = wikitext_bert_project(tmp_path / "a", "same", max_steps=20, logging_steps=1)
+    interrupted = wikitext_bert_project(tmp_path / "b", "same", max_steps=20, logging_steps=1)
     assert lmtui("run", str(straight), cwd=straight.parent).returncode == 0
     assert lmtui("run", str(interrupted), "--detach", cwd=interrupted.parent).returncode == 0
     run_b = only_run(interrupted.parent / "runs")
@@ -130,7 +130,7 @@ def test_changed_project_is_not_resumed_silently(tmp_path, data_dir):
 
 
 def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "stopme", max_steps=400, extra="save_steps = 1000")
+    project = wikitext_bert_project(tmp_path, "stopme", max_steps=400, save_steps=1000)
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
     _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,

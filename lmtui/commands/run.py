@@ -122,6 +122,9 @@ def report(run: RunDir, status: str, console: Console) -> int:
 def cmd_run(args) -> int:
     console = Console(highlight=False)
     project = launcher.load_with_overrides(args.project, args.set)
+    from lmtui.project.deep_check import deep_check
+
+    deep_check(project)
     run, resumed = launcher.prepare_run(project, fresh=args.fresh)
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     launcher.start_driver(run)

@@ -10,6 +10,8 @@ def deep_check(project) -> str:
     Raises:
         ProjectError: an override is not a field of the config.
     """
+    if project.model.init_from:
+        return f"continues pretraining {project.model.init_from}"
     import torch
     from transformers import AutoModelForMaskedLM
 

@@ -241,10 +241,12 @@ def check_consistency(project: Project, text: str | None = None) -> None:
 
     tr, hw = project.training, project.hardware
     world = hw.num_processes * hw.num_machines
-    if tr.batch_size % (tr.micro_batch_size * world):
+    unit = tr.micro_batch_size * world
+    if tr.batch_size % unit:
+        lower = max(unit, tr.batch_size // unit * unit)
         fail(f"batch_size {tr.batch_size} is not divisible by micro_batch_size {tr.micro_batch_size} x "
              f"{world} process(es)", "training", "batch_size",
-             f"use a multiple of {tr.micro_batch_size * world}, e.g. {tr.micro_batch_size * world * max(1, round(tr.batch_size / (tr.micro_batch_size * world)))}")
+             f"use a multiple of {unit}, e.g. {lower} or {lower + unit}")
     if tr.mask_replace_prob + tr.random_replace_prob > 1.0:
         fail("mask_replace_prob + random_replace_prob exceeds 1", "training", "random_replace_prob",
              "keep their sum at most 1 (BERT: 0.8 and 0.1)")

@@ -198,3 +198,5 @@ def section_keys(cls: type) -> list[tuple[str, Any, str, tuple | None]]:
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         out.append((f.name, default, f.metadata.get("doc", ""), f.metadata.get("choices")))
     return out
+
+from lmtui.evaluation import config as _eval_config  # noqa: E402,F401  registers the [eval] section

@@ -1,0 +1,340 @@
+"""The project file's ``[eval]`` section and its fine-tuning tasks (``[eval.tasks.NAME]`` tables).
+
+Imports nothing heavy (no torch, transformers, numpy): the schema, the loader, ``lmtui keys``
+and the TUI read it cheaply. Importing this module registers the section with the schema.
+
+The top-level keys are validated by the project loader like every section. The task tables
+are free-form in the schema (one ``dict`` key) and validated here by :func:`task_specs`, with
+the same kind of messages: file, ``eval.tasks.NAME.key``, line, did-you-mean.
+
+Example::
+
+    [eval]
+    probes = ["The capital of France is <mask>."]
+    pseudo_perplexity_samples = 100
+    seeds = 3
+
+    [eval.tasks.sst2]
+    preset = "sst2"
+    data_dir = "../shared/data/glue/SST-2"
+
+    [eval.tasks.ner]
+    preset = "conll2003"
+    data_dir = "../shared/data/conll2003"
+    epochs = 3
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from lmtui.errors import ProjectError
+from lmtui.project.schema import key, register_section
+
+MASK_PLACEHOLDERS = ("<mask>", "[MASK]")
+
+
+@dataclass
+class EvalSection:
+    after_pretraining: bool = key(True, "Run the evaluate stage at the end of `lmtui run` when this section "
+                                  "asks for probes, pseudo-perplexity or tasks (held-out perplexity alone is "
+                                  "already measured by pretraining). false: only on demand with `lmtui eval`.")
+    perplexity: bool = key(True, "Held-out MLM loss, perplexity and masked-token accuracy, masked with the fixed "
+                           "mask_seed so two evaluations of the same model give the same numbers.")
+    text_files: list = key(None, "Held-out text for perplexity and pseudo-perplexity (same forms as "
+                           "[corpus] train_files, read with the [corpus] format). Empty: the project's "
+                           "validation documents.", factory=list)
+    max_sequences: int = key(2000, "Held-out sequences of max_seq_length tokens scored for perplexity (0: all).",
+                             minimum=0)
+    mask_seed: int = key(1234, "Seed of the evaluation masks (perplexity, masked accuracy).")
+    pseudo_perplexity_samples: int = key(0, "Held-out documents (seeded sample, each cut to max_seq_length "
+                                         "tokens) scored by pseudo-perplexity: every token masked in turn "
+                                         "(Salazar et al. 2020). 0: skip.", minimum=0)
+    probes: list = key(None, "Fill-mask probe sentences, the mask written as <mask> or [MASK] whatever the "
+                       "tokenizer; the top_k predictions are stored and shown.", factory=list)
+    top_k: int = key(5, "Predictions stored per probe mask.", minimum=1, maximum=100)
+    seed: int = key(42, "First fine-tuning seed (head initialisation, data order, dropout).")
+    seeds: int = key(1, "Fine-tuning runs per task, with seeds seed, seed+1, ...; metrics report mean and "
+                     "standard deviation.", minimum=1)
+    epochs: float = key(3.0, "Fine-tuning epochs (default of every task).", minimum=0.0)
+    learning_rate: float = key(1e-4, "Peak AdamW learning rate of fine-tuning (default of every task).",
+                               minimum=0.0)
+    batch_size: int = key(32, "Fine-tuning batch size (default of every task).", minimum=1)
+    max_seq_length: int = key(128, "Fine-tuning sequence length in tokens, capped at the model's positions "
+                              "(default of every task).", minimum=8)
+    warmup_ratio: float = key(0.1, "Linear warmup as a fraction of the fine-tuning steps, then linear decay.",
+                              minimum=0.0, maximum=1.0)
+    weight_decay: float = key(0.01, "AdamW weight decay of fine-tuning.", minimum=0.0)
+    max_train_examples: int = key(0, "Use the first N training examples of each task (0: all). For quick runs.",
+                                  minimum=0)
+    max_eval_examples: int = key(0, "Score the first N examples of each evaluation split (0: all).", minimum=0)
+    tasks: dict = key(None, "Fine-tuning tasks, one table each: [eval.tasks.NAME] with preset (sst2, cola, "
+                      "mrpc, conll2003) and data_dir, or kind and files; keys in docs/evaluation.md.",
+                      factory=dict)
+
+    def check(self, project, text: str = "") -> None:
+        """Validate the task tables, probes and paths of this section (called by the loader's checks).
+
+        Raises:
+            ProjectError: unknown or mistyped task key, unknown preset, missing data file, probe
+                without a mask.
+        """
+        file = project.path or "<project>"
+        resolve = _resolver(project)
+        for i, probe in enumerate(self.probes):
+            if not any(m in probe for m in MASK_PLACEHOLDERS):
+                raise ProjectError(f"probe {i + 1} ({probe!r}) has no mask", file=file, key="eval.probes",
+                                   line=_line(text, "eval", "probes"),
+                                   hint="write the masked word as <mask> (or [MASK]), e.g. \"Paris is the "
+                                        "<mask> of France.\"")
+        for f in self.text_files:
+            if not any(ch in f for ch in "*?[") and not os.path.exists(resolve(f)):
+                raise ProjectError(f"held-out text file {f!r} not found", file=file, key="eval.text_files",
+                                   line=_line(text, "eval", "text_files"),
+                                   hint="point it at text files, or leave it empty to use the validation split")
+        task_specs(self, file=file, text=text, resolve=resolve)
+
+    def resolved(self, project) -> dict:
+        """This section as a table with every path made absolute (for freezing into a run)."""
+        resolve = _resolver(project)
+        table = asdict(self)
+        table["text_files"] = [resolve(f) for f in self.text_files]
+        tasks = {}
+        for name, t in self.tasks.items():
+            t = dict(t) if isinstance(t, dict) else t
+            if isinstance(t, dict):
+                for k in ("data_dir", "train_file", "validation_file", "test_file"):
+                    if isinstance(t.get(k), str) and t[k] and (k == "data_dir" or not t.get("data_dir")):
+                        t[k] = resolve(t[k])
+            tasks[name] = t
+        table["tasks"] = tasks
+        return table
+
+
+register_section("eval", EvalSection)
+
+
+# --------------------------------------------------------------------------- tasks
+
+TASK_KINDS = ("classification", "token_classification")
+FORMATS = ("auto", "tsv", "csv", "jsonl", "conll")
+TAG_SCHEMES = ("iob1", "iob2")
+METRICS = {
+    "classification": ("accuracy", "f1", "matthews_correlation"),
+    "token_classification": ("f1", "precision", "recall", "accuracy"),
+}
+HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "max_seq_length", "warmup_ratio", "weight_decay",
+                   "max_train_examples", "max_eval_examples", "seeds")
+
+# key: (accepted types, meaning, allowed values)
+TASK_KEYS: dict[str, tuple[tuple[type, ...], str, tuple | None]] = {
+    "preset": ((str,), "Built-in task: sst2, cola, mrpc (GLUE TSV files) or conll2003 (CoNLL-2003 NER); "
+               "fills in kind, files, columns and metrics.", ("sst2", "cola", "mrpc", "conll2003")),
+    "kind": ((str,), "classification (one text or a text pair per example) or token_classification "
+             "(CoNLL-format files, one label per word).", TASK_KINDS),
+    "data_dir": ((str,), "Folder of the task's files; the *_file keys are relative to it.", None),
+    "train_file": ((str,), "Training examples.", None),
+    "validation_file": ((str,), "Examples scored after fine-tuning (a dev set).", None),
+    "test_file": ((str,), "Further examples scored after fine-tuning (needs labels).", None),
+    "format": ((str,), "File format: auto (by extension; .txt and CoNLL names read as conll), tsv, csv, jsonl "
+               "or conll.", FORMATS),
+    "header": ((bool,), "TSV/CSV: the first row names the columns (false: columns are 0-based numbers).", None),
+    "text_column": ((str, int), "Column (name or 0-based number) holding the text.", None),
+    "text_pair_column": ((str, int), "Column of the second text of a sentence pair (empty: single text).", None),
+    "label_column": ((str, int), "Column of the label; in CoNLL files a 0-based field number (-1: last).", None),
+    "token_column": ((int,), "CoNLL files: field number of the word (default 0).", None),
+    "tag_scheme": ((str,), "CoNLL files: tag scheme of the file, iob1 (original CoNLL-2003) or iob2; "
+                   "iob1 is converted to iob2.", TAG_SCHEMES),
+    "metrics": ((list,), "Metrics reported, the first is the headline: classification: accuracy, f1 "
+                "(of positive_label), matthews_correlation; token_classification: f1, precision, recall "
+                "(entity level, seqeval), accuracy (per word).", None),
+    "positive_label": ((str, int), "The label whose F1 is reported by the f1 metric of classification.", None),
+    "labels": ((list,), "The label set, in order (default: the labels of the training examples).", None),
+    "epochs": ((float, int), "Fine-tuning epochs (default: [eval] epochs).", None),
+    "learning_rate": ((float, int), "Peak learning rate (default: [eval] learning_rate).", None),
+    "batch_size": ((int,), "Batch size (default: [eval] batch_size).", None),
+    "max_seq_length": ((int,), "Sequence length in tokens (default: [eval] max_seq_length).", None),
+    "warmup_ratio": ((float, int), "Warmup fraction (default: [eval] warmup_ratio).", None),
+    "weight_decay": ((float, int), "Weight decay (default: [eval] weight_decay).", None),
+    "max_train_examples": ((int,), "First N training examples only (default: [eval] max_train_examples).", None),
+    "max_eval_examples": ((int,), "First N examples of each scored split (default: [eval] max_eval_examples).",
+                          None),
+    "seeds": ((int,), "Fine-tuning runs with seeds seed, seed+1, ... (default: [eval] seeds).", None),
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "sst2": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                 validation_file="dev.tsv", text_column="sentence", label_column="label", metrics=["accuracy"]),
+    "cola": dict(kind="classification", format="tsv", header=False, train_file="train.tsv",
+                 validation_file="dev.tsv", text_column=3, label_column=1,
+                 metrics=["matthews_correlation", "accuracy"]),
+    "mrpc": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                 validation_file="dev.tsv", text_column="#1 String", text_pair_column="#2 String",
+                 label_column="Quality", metrics=["f1", "accuracy"], positive_label="1"),
+    "conll2003": dict(kind="token_classification", format="conll", train_file="eng.train",
+                      validation_file="eng.testa", test_file="eng.testb", token_column=0, label_column=-1,
+                      tag_scheme="iob1", metrics=["f1", "precision", "recall"]),
+}
+
+
+@dataclass
+class TaskSpec:
+    """One fine-tuning task, fully resolved: absolute paths, defaults and preset filled in."""
+
+    name: str
+    kind: str
+    train_file: str
+    validation_file: str = ""
+    test_file: str = ""
+    format: str = "auto"
+    header: bool = True
+    text_column: str | int = "text"
+    text_pair_column: str | int = ""
+    label_column: str | int = "label"
+    token_column: int = 0
+    tag_scheme: str = "iob2"
+    metrics: list = field(default_factory=list)
+    positive_label: str = "1"
+    labels: list = field(default_factory=list)
+    epochs: float = 3.0
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+    max_seq_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_train_examples: int = 0
+    max_eval_examples: int = 0
+    seeds: int = 1
+    preset: str = ""
+
+    @property
+    def splits(self) -> dict[str, str]:
+        """The scored splits that have a file: {"validation": path, "test": path}."""
+        return {s: f for s, f in (("validation", self.validation_file), ("test", self.test_file)) if f}
+
+    @property
+    def file_format(self) -> str:
+        """The format of the task's files (``auto`` resolved by the training file's extension)."""
+        if self.format != "auto":
+            return self.format
+        if self.kind == "token_classification":
+            return "conll"
+        ext = Path(self.train_file).suffix.lower()
+        return {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}.get(ext, "tsv")
+
+
+def _line(text: str, section: str, name: str | None = None) -> int | None:
+    from lmtui.project.load import line_of  # local: the loader imports the schema, which imports this module
+
+    return line_of(text, section, name) if text else None
+
+
+def _resolver(project) -> Callable[[str], str]:
+    if project.path is None:
+        return lambda p: str(Path(os.path.expanduser(p)).resolve())
+    from lmtui.project.load import resolve_path
+
+    return lambda p: resolve_path(project, p)
+
+
+def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False
+    return isinstance(value, types)
+
+
+def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
+               resolve: Callable[[str], str] = lambda p: p, check_files: bool = True) -> list[TaskSpec]:
+    """The section's tasks as :class:`TaskSpec` objects, validated.
+
+    Args:
+        section: the ``[eval]`` section.
+        file: the project file, for messages.
+        text: the project file's text, for line numbers.
+        resolve: makes a path from the project file absolute.
+        check_files: require the data files to exist.
+
+    Raises:
+        ProjectError: a task table is not a table, has an unknown key (did-you-mean), a value of
+            the wrong type or outside its choices, no kind or preset, no training file, no scored
+            split, a metric unknown for its kind, or a data file that does not exist.
+    """
+    specs = []
+    for name, table in section.tasks.items():
+        where_task = f"eval.tasks.{name}"
+
+        def fail(message, k=None, hint=None, _task=where_task):
+            line = _line(text, _task, k) or _line(text, _task) or _line(text, "eval", "tasks")
+            raise ProjectError(message, file=file, key=f"{_task}.{k}" if k else _task, line=line, hint=hint)
+
+        if not isinstance(table, dict):
+            fail(f"task {name!r} must be a table", hint=f"write it as an [eval.tasks.{name}] section")
+        for k, v in table.items():
+            if k not in TASK_KEYS:
+                guess = difflib.get_close_matches(k, list(TASK_KEYS), n=1, cutoff=0.6)
+                fail(f"unknown task key '{k}'", k,
+                     f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(TASK_KEYS)}")
+            types, _, choices = TASK_KEYS[k]
+            if not _type_ok(v, types):
+                names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
+                                     list: "a list"}[t] for t in types)
+                fail(f"expected {names}, got {v!r}", k, f"write {names}")
+            if choices and v not in choices:
+                guess = difflib.get_close_matches(str(v), list(choices), n=1, cutoff=0.5)
+                fail(f"unknown value {v!r}", k, (f"did you mean '{guess[0]}'? " if guess else "")
+                     + f"choose one of: {', '.join(choices)}")
+        values: dict[str, Any] = {h: getattr(section, h) for h in HYPERPARAMETERS}
+        if table.get("preset"):
+            values.update(PRESETS[table["preset"]])
+            if not table.get("data_dir") and not table.get("train_file"):
+                fail(f"preset {table['preset']!r} needs data_dir", "data_dir",
+                     f"set data_dir to the folder holding {PRESETS[table['preset']]['train_file']}")
+        values.update({k: v for k, v in table.items() if k != "data_dir"})
+        if "kind" not in values:
+            fail(f"task {name!r} has neither preset nor kind", "kind",
+                 "set preset (sst2, cola, mrpc, conll2003) or kind (classification, token_classification)")
+        kind = values["kind"]
+        if not values.get("train_file"):
+            fail(f"task {name!r} has no train_file", "train_file", "give the file of training examples")
+        if not values.get("validation_file") and not values.get("test_file"):
+            fail(f"task {name!r} has no validation_file or test_file", "validation_file",
+                 "give a file of labelled examples to score the fine-tuned model on")
+        values.setdefault("metrics", list(METRICS[kind][:1]) if kind == "classification" else
+                          ["f1", "precision", "recall"])
+        for m in values["metrics"]:
+            if m not in METRICS[kind]:
+                fail(f"metric {m!r} is not available for {kind}", "metrics",
+                     f"choose from: {', '.join(METRICS[kind])}")
+        if kind == "token_classification":
+            values.setdefault("label_column", -1)
+            if not isinstance(values["label_column"], int):
+                fail("label_column of a CoNLL file is a field number", "label_column",
+                     "write the 0-based field number of the tag, e.g. 3 (or -1 for the last field)")
+        for k in ("epochs", "learning_rate", "warmup_ratio", "weight_decay"):
+            values[k] = float(values[k])
+            if values[k] < 0 or (k == "warmup_ratio" and values[k] > 1):
+                fail(f"{k} {values[k]!r} is out of range", k, "use a value >= 0 (warmup_ratio <= 1)")
+        for k in ("batch_size", "seeds", "max_seq_length"):
+            if values[k] < (8 if k == "max_seq_length" else 1):
+                fail(f"{k} {values[k]!r} is too small", k, f"use {k} >= {8 if k == 'max_seq_length' else 1}")
+        for k in ("max_train_examples", "max_eval_examples"):
+            if values[k] < 0:
+                fail(f"{k} {values[k]!r} is negative", k, "use 0 (all) or a positive count")
+        values["positive_label"] = str(values.get("positive_label", "1"))
+        values["labels"] = [str(v) for v in values.get("labels", [])]
+        data_dir = table.get("data_dir", "")
+        for k in ("train_file", "validation_file", "test_file"):
+            rel = values.get(k) or ""
+            if not rel:
+                continue
+            path = resolve(os.path.join(data_dir, rel)) if data_dir else resolve(rel)
+            if check_files and not os.path.isfile(path):
+                fail(f"{k.replace('_', ' ')} {path} not found", k if k in table else "data_dir",
+                     "check data_dir and the file names (GLUE: <glue>/SST-2, CoNLL-2003: eng.train ...)")
+            values[k] = path
+        specs.append(TaskSpec(name=name, **values))
+    return specs

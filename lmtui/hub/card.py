@@ -1,0 +1,544 @@
+"""The model card (README.md with the Hub's YAML metadata) and the loss-curve image of a run.
+
+Everything comes from the run directory: ``project.toml`` (the frozen, resolved project),
+``run.json``, ``events.jsonl`` (docs/events.md), ``model/config.json``,
+``model/tokenizer_config.json`` and, when the evaluate stage wrote it, ``eval/results.json``.
+Every reader is defensive: a run without some file or event still gets a card, with the
+parts it has.
+
+The card is a pure function of the run directory and the publish settings (no clock, no
+host name, no absolute paths), so pushing the same run twice uploads identical bytes and
+the second push changes nothing on the Hub. It never contains the access token: nothing
+here ever sees it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from lmtui import __version__
+from lmtui.rundir import RunDir
+
+CURVE_FILE = "loss_curve.png"
+
+ARCH_NAMES = {"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT", "modernbert": "ModernBERT"}
+TOKENIZER_NAMES = {
+    "byte_level_bpe": "byte-level BPE (RoBERTa-style)",
+    "wordpiece": "WordPiece (BERT-style)",
+    "unigram": "Unigram (SentencePiece-style)",
+    "pretrained": "existing tokenizer",
+}
+
+
+@dataclass
+class RunFacts:
+    """What a run directory tells about the model, its data and its training."""
+
+    run_id: str
+    project: dict = field(default_factory=dict)        # the frozen project, section -> keys
+    state: dict = field(default_factory=dict)          # run.json
+    config: dict = field(default_factory=dict)         # model/config.json
+    tokenizer_config: dict = field(default_factory=dict)
+    tokenizer: dict = field(default_factory=dict)      # last `tokenizer` event
+    dataset: dict = field(default_factory=dict)        # last `dataset` event
+    train_start: dict = field(default_factory=dict)    # last `train_start` event
+    model_event: dict = field(default_factory=dict)    # last `model` event
+    train_curve: list = field(default_factory=list)    # [(step, loss)] sorted, last value per step
+    eval_curve: list = field(default_factory=list)     # [(step, loss, perplexity, accuracy)]
+    last_train: dict = field(default_factory=dict)     # last `train` event
+    final_eval: dict = field(default_factory=dict)     # last `eval` event
+    pretrain_seconds: float | None = None              # wall time of the pretrain stage(s)
+    evaluation: list = field(default_factory=list)     # [EvalRow] from eval/results.json
+
+    def section(self, name: str) -> dict:
+        value = self.project.get(name)
+        return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class EvalRow:
+    """One evaluation result: task, dataset, split, metric and value."""
+
+    task: str
+    metric: str
+    value: float
+    dataset: str = ""
+    split: str = ""
+    task_type: str = ""
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def collect(run: RunDir) -> RunFacts:
+    """Read everything the card needs from the run directory ``run``."""
+    facts = RunFacts(run_id=run.run_id)
+    try:
+        facts.project = tomllib.loads(run.project_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        facts.project = {}
+    facts.state = run.read_state()
+    facts.config = _read_json(run.model_dir / "config.json")
+    facts.tokenizer_config = _read_json(run.model_dir / "tokenizer_config.json")
+
+    train: dict[int, float] = {}
+    evals: dict[int, tuple] = {}
+    pretrain_seconds = 0.0
+    for e in run.events():
+        t = e.get("type")
+        if t == "tokenizer":
+            facts.tokenizer = e
+        elif t == "dataset":
+            facts.dataset = e
+        elif t == "train_start":
+            facts.train_start = e
+        elif t == "model":
+            facts.model_event = e
+        elif t == "train" and _number(e.get("loss")) is not None and isinstance(e.get("step"), int):
+            train[e["step"]] = float(e["loss"])
+            facts.last_train = e
+        elif t == "eval" and _number(e.get("loss")) is not None and isinstance(e.get("step"), int):
+            evals[e["step"]] = (e["step"], float(e["loss"]), _number(e.get("perplexity")), _number(e.get("accuracy")))
+            facts.final_eval = e
+        elif t == "stage" and e.get("stage") == "pretrain" and e.get("state") == "done":
+            pretrain_seconds += _number(e.get("seconds")) or 0.0
+    facts.train_curve = sorted(train.items())
+    facts.eval_curve = [evals[k] for k in sorted(evals)]
+    facts.pretrain_seconds = pretrain_seconds or None
+    facts.evaluation = read_evaluation(run.eval_dir / "results.json")
+    return facts
+
+
+def read_evaluation(path: Path) -> list[EvalRow]:
+    """Evaluation results of the evaluate stage, as rows; [] when absent or unreadable.
+
+    Accepted shapes (the evaluate stage owns the format; this reader is lenient):
+    ``{"tasks": {name: {...}}}``, ``{"results": {name: {...}} or [{...}, ...]}`` or a plain
+    ``{name: {...}}``. A task entry is either a dict of metric -> number (numbers only), or has
+    ``metrics`` (a dict of metric -> number) and optionally ``task``/``name``, ``task_type``,
+    ``dataset`` and ``split``.
+    """
+    data = _read_json(path)
+    if not data:
+        return []
+    body: Any = data.get("tasks", data.get("results", data))
+    if isinstance(body, dict):
+        items = [(str(name), entry) for name, entry in body.items()]
+    elif isinstance(body, list):
+        items = [(str(entry.get("task") or entry.get("name") or f"task {i + 1}"), entry)
+                 for i, entry in enumerate(body) if isinstance(entry, dict)]
+    else:
+        return []
+    rows = []
+    for name, entry in items:
+        if not isinstance(entry, dict):
+            continue
+        metrics = entry.get("metrics") if isinstance(entry.get("metrics"), dict) else entry
+        dataset = entry.get("dataset")
+        if isinstance(dataset, dict):
+            dataset = dataset.get("name") or dataset.get("type") or ""
+        for metric, value in metrics.items():
+            number = _number(value)
+            if number is None or metric in ("seconds", "step", "steps", "epoch", "epochs", "examples",
+                                             "train_examples", "eval_examples", "num_examples", "time"):
+                continue
+            rows.append(EvalRow(task=str(entry.get("task") or entry.get("name") or name), metric=str(metric),
+                                value=number, dataset=str(dataset or ""), split=str(entry.get("split") or ""),
+                                task_type=str(entry.get("task_type") or "")))
+    return rows
+
+
+# --------------------------------------------------------------------------- formatting helpers
+def human_count(n: float | int | None) -> str:
+    """12345678 -> '12.3M'."""
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{n:.0f}"
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def human_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
+def fmt_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt_value(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={fmt_value(v)}" for k, v in value.items()) or "-"
+    if value == "":
+        return "-"
+    return str(value)
+
+
+def _cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _basename(path: str) -> str:
+    """A file's name without its folders (the card never shows the machine's absolute paths)."""
+    return Path(str(path)).name or str(path)
+
+
+# --------------------------------------------------------------------------- derived facts
+def architecture(facts: RunFacts) -> str:
+    return str(facts.config.get("model_type") or facts.section("model").get("architecture") or "")
+
+
+def model_class(facts: RunFacts) -> str:
+    archs = facts.config.get("architectures")
+    return archs[0] if isinstance(archs, list) and archs else ""
+
+
+def parameter_count(facts: RunFacts) -> int | None:
+    for source in (facts.model_event, facts.train_start):
+        if isinstance(source.get("params"), int):
+            return source["params"]
+    return None
+
+
+def mask_token(facts: RunFacts) -> str:
+    token = facts.tokenizer_config.get("mask_token")
+    if isinstance(token, dict):
+        token = token.get("content")
+    if isinstance(token, str) and token:
+        return token
+    return "[MASK]" if architecture(facts) in ("bert", "distilbert", "modernbert") else "<mask>"
+
+
+def shape_rows(facts: RunFacts) -> list[tuple[str, Any]]:
+    """(name, value) rows of the model's shape from config.json (names differ by family)."""
+    c = facts.config
+    pick = lambda *names: next((c[n] for n in names if n in c), None)  # noqa: E731
+    rows = [
+        ("layers", pick("num_hidden_layers", "n_layers")),
+        ("hidden size", pick("hidden_size", "dim")),
+        ("attention heads", pick("num_attention_heads", "n_heads")),
+        ("feed-forward size", pick("intermediate_size", "hidden_dim")),
+        ("max positions", pick("max_position_embeddings")),
+        ("vocabulary", pick("vocab_size")),
+        ("activation", pick("hidden_act", "activation")),
+    ]
+    return [(k, v) for k, v in rows if v is not None]
+
+
+def corpus_names(facts: RunFacts) -> list[str]:
+    corpus = facts.section("corpus")
+    if corpus.get("hf_dataset"):
+        cfg = f" ({corpus['hf_dataset_config']})" if corpus.get("hf_dataset_config") else ""
+        return [f"{corpus['hf_dataset']}{cfg}"]
+    files = facts.dataset.get("corpus_files") or corpus.get("train_files") or []
+    return [_basename(f) for f in files]
+
+
+def metadata_datasets(facts: RunFacts, hub: Any) -> list[str]:
+    datasets = list(getattr(hub, "datasets", None) or [])
+    hf = facts.section("corpus").get("hf_dataset")
+    if not datasets and hf:
+        datasets = [hf]
+    return datasets
+
+
+def final_metrics(facts: RunFacts) -> dict:
+    e = facts.final_eval
+    return {k: e[k] for k in ("step", "loss", "perplexity", "accuracy", "tokens") if k in e}
+
+
+def training_seconds(facts: RunFacts) -> float | None:
+    return _number(facts.last_train.get("elapsed_s"))
+
+
+# --------------------------------------------------------------------------- loss curve
+def loss_curve_png(facts: RunFacts, title: str = "") -> bytes | None:
+    """A PNG of the training loss (per logging interval) and the validation loss, or None when the
+    run logged no loss. Rendered with matplotlib's Agg backend, without a timestamp, so the
+    same run gives the same bytes."""
+    if not facts.train_curve and not facts.eval_curve:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 4), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    if facts.train_curve:
+        steps, losses = zip(*facts.train_curve)
+        ax.plot(steps, losses, color="#1f77b4", linewidth=1.5, label="training loss")
+    if facts.eval_curve:
+        steps = [row[0] for row in facts.eval_curve]
+        losses = [row[1] for row in facts.eval_curve]
+        ax.plot(steps, losses, color="#d62728", marker="o", linewidth=1.5, label="validation loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("masked LM loss (nats)")
+    ax.set_title(title or "Loss")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the card
+def card_metadata(facts: RunFacts, hub: Any, repo_id: str, model_name: str) -> str:
+    """The YAML front matter: library, pipeline, language, license, datasets, tags, model-index."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    metrics = final_metrics(facts)
+    corpus = ", ".join(corpus_names(facts)) or "training corpus"
+    dataset_type = facts.section("corpus").get("hf_dataset") or "text"
+    results = []
+    for metric, name in (("perplexity", "Perplexity"), ("accuracy", "Masked-token accuracy"),
+                         ("loss", "Masked LM loss")):
+        if _number(metrics.get(metric)) is not None:
+            results.append(EvalResult(task_type="fill-mask", task_name="Masked language modeling",
+                                      dataset_type=dataset_type, dataset_name=corpus, dataset_split="validation",
+                                      metric_type=metric, metric_name=name, metric_value=round(metrics[metric], 4)))
+    for row in facts.evaluation:
+        results.append(EvalResult(task_type=row.task_type or "text-classification", task_name=row.task,
+                                  dataset_type=row.dataset or row.task, dataset_name=row.dataset or row.task,
+                                  dataset_split=row.split or None, metric_type=row.metric, metric_name=row.metric,
+                                  metric_value=round(row.value, 4)))
+    arch = architecture(facts)
+    tags = ["lmtui", "fill-mask", "masked-language-modeling"] + ([arch] if arch else [])
+    tags += [t for t in (getattr(hub, "tags", None) or []) if t not in tags]
+    data = ModelCardData(
+        language=list(getattr(hub, "language", None) or []) or None,
+        license=getattr(hub, "license", "") or None,
+        library_name="transformers",
+        pipeline_tag="fill-mask",
+        datasets=metadata_datasets(facts, hub) or None,
+        tags=tags,
+        model_name=model_name,
+        eval_results=results or None,
+    )
+    return data.to_yaml()
+
+
+def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[str, int]] | None = None,
+                has_curve: bool = True) -> str:
+    """The whole README.md: YAML metadata, then the story of the run.
+
+    Args:
+        facts: what :func:`collect` read from the run directory.
+        hub: the publish settings (a :class:`lmtui.hub.config.HubSection`).
+        repo_id: the repository the card is written for (used in the usage snippet).
+        files: (path in repo, size) of the other uploaded files, listed at the end.
+        has_curve: whether ``loss_curve.png`` is uploaded beside the card.
+    """
+    model_name = getattr(hub, "model_name", "") or repo_id.split("/")[-1]
+    p, corpus, tok, model, tr, hw = (facts.section(n) for n in
+                                     ("project", "corpus", "tokenizer", "model", "training", "hardware"))
+    arch = architecture(facts)
+    arch_name = ARCH_NAMES.get(arch, arch or "transformer")
+    params = parameter_count(facts)
+    metrics = final_metrics(facts)
+    ts, ds = facts.train_start, facts.dataset
+    out: list[str] = ["---", card_metadata(facts, hub, repo_id, model_name).rstrip(), "---", ""]
+
+    out += [f"# {model_name}", ""]
+    if p.get("description"):
+        out += [str(p["description"]), ""]
+    origin = (f"continued pretraining of `{_basename(model['init_from'])}`" if model.get("init_from")
+              else "trained from scratch")
+    size = f" ({human_count(params)} parameters)" if params else ""
+    corpus_text = ", ".join(f"`{n}`" for n in corpus_names(facts)) or "a private corpus"
+    out += [f"A {arch_name}-style masked language model{size}, {origin} with masked language modeling on "
+            f"{corpus_text} using lmtui (run `{facts.run_id}`).", ""]
+
+    # results
+    out += ["## Results", ""]
+    if metrics:
+        rows = [("validation masked LM loss", f"{metrics['loss']:.4f}")] if "loss" in metrics else []
+        if "perplexity" in metrics:
+            rows.append(("validation perplexity", f"{metrics['perplexity']:.2f}"))
+        if "accuracy" in metrics:
+            rows.append(("masked-token accuracy", f"{metrics['accuracy']:.4f}"))
+        if "step" in metrics:
+            rows.append(("at step", str(metrics["step"])))
+        if "tokens" in metrics:
+            rows.append(("masked tokens scored", f"{metrics['tokens']:,}"))
+        out += table(("metric", "value"), rows) + [""]
+        out += ["Perplexity is exp(mean cross-entropy of the masked tokens) on held-out text; it depends on the "
+                "tokenizer and the masking rate, so compare it only between models that share them.", ""]
+    else:
+        out += ["The run recorded no validation result.", ""]
+    if has_curve:
+        out += [f"![Training and validation loss]({CURVE_FILE})", ""]
+    if facts.evaluation:
+        out += ["### Evaluation", ""]
+        out += table(("task", "dataset", "split", "metric", "value"),
+                     [(r.task, r.dataset or "-", r.split or "-", r.metric, f"{r.value:.4f}") for r in facts.evaluation])
+        out += [""]
+
+    # usage
+    mask = mask_token(facts)
+    out += ["## Usage", "", "```python", "from transformers import pipeline", "",
+            f'fill_mask = pipeline("fill-mask", model="{repo_id}")',
+            f'print(fill_mask("The quick brown fox jumps over the {mask} dog."))', "```", "",
+            "Or load it for fine-tuning:", "", "```python",
+            "from transformers import AutoModelForMaskedLM, AutoTokenizer", "",
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
+            f'model = AutoModelForMaskedLM.from_pretrained("{repo_id}")', "```", ""]
+
+    # model
+    out += ["## Model", ""]
+    rows = [("family", f"{arch_name} (`{arch}`)" if arch else "-")]
+    if model_class(facts):
+        rows.append(("class", f"`{model_class(facts)}`"))
+    if model.get("size"):
+        rows.append(("size preset", str(model["size"])))
+    rows += [(k, fmt_value(v)) for k, v in shape_rows(facts)]
+    if params:
+        rows.append(("parameters", f"{params:,}"))
+    if isinstance(ts.get("non_embedding_params"), int):
+        rows.append(("non-embedding parameters", f"{ts['non_embedding_params']:,}"))
+    if model.get("config_overrides"):
+        rows.append(("config overrides", fmt_value(model["config_overrides"])))
+    out += table(("", ""), rows) + [""]
+
+    # tokenizer
+    out += ["## Tokenizer", ""]
+    kind = facts.tokenizer.get("kind") or ("pretrained" if tok.get("path") else tok.get("kind", ""))
+    vocab = facts.tokenizer.get("vocab_size") or facts.config.get("vocab_size")
+    rows = [("kind", TOKENIZER_NAMES.get(kind, kind or "-")), ("vocabulary size", fmt_value(vocab))]
+    if kind != "pretrained" and tok:
+        rows += [("target vocabulary size", fmt_value(tok.get("vocab_size"))),
+                 ("min frequency", fmt_value(tok.get("min_frequency"))),
+                 ("lowercase", fmt_value(tok.get("lowercase")))]
+    elif tok.get("path"):
+        rows.append(("source", f"`{_basename(tok['path'])}`"))
+    rows.append(("mask token", f"`{mask}`"))
+    out += table(("", ""), rows) + [""]
+
+    # data
+    out += ["## Training data", ""]
+    rows = []
+    if corpus.get("hf_dataset"):
+        rows.append(("dataset", f"`{corpus['hf_dataset']}`" + (f" ({corpus['hf_dataset_config']})"
+                                                              if corpus.get("hf_dataset_config") else "")
+                     + f", split `{corpus.get('hf_split', 'train')}`"))
+    else:
+        names = corpus_names(facts)
+        rows.append(("training files", ", ".join(f"`{n}`" for n in names) or "-"))
+    if corpus.get("validation_files"):
+        rows.append(("validation files", ", ".join(f"`{_basename(f)}`" for f in corpus["validation_files"])))
+    elif corpus:
+        rows.append(("validation", f"{corpus.get('validation_split', 0):.0%} of the training documents, "
+                                   f"chosen at random (seed {corpus.get('split_seed', '-')})"))
+    if ds.get("corpus_bytes") is not None:
+        rows.append(("corpus size", human_bytes(ds["corpus_bytes"])))
+    if ds.get("documents") is not None:
+        rows.append(("documents", f"{ds['documents']:,}"))
+    if ds.get("train_tokens") is not None:
+        rows.append(("training tokens", f"{ds['train_tokens']:,}"))
+    if ds.get("validation_tokens") is not None:
+        rows.append(("validation tokens", f"{ds['validation_tokens']:,}"))
+    if ds.get("train_sequences") is not None:
+        rows.append(("training sequences", f"{ds['train_sequences']:,} of {tr.get('max_seq_length', '-')} tokens"))
+    if corpus.get("max_documents"):
+        rows.append(("document limit", f"{corpus['max_documents']:,}"))
+    out += table(("", ""), rows) + [""]
+
+    # procedure
+    out += ["## Training procedure", "", "### Hyperparameters", ""]
+    hyper = [(k, fmt_value(v)) for k, v in tr.items()]
+    for k in ("max_steps", "warmup_steps", "gradient_accumulation_steps", "tokens_per_step"):
+        if k in ts and ts[k] != tr.get(k):
+            hyper.append((f"{k} (resolved)", fmt_value(ts[k])))
+    out += table(("key", "value"), hyper) if hyper else ["-"]
+    out += ["", "Optimizer: AdamW; the masking follows Devlin et al. (2019): of the selected tokens, "
+            f"{fmt_value(tr.get('mask_replace_prob', 0.8))} become the mask token, "
+            f"{fmt_value(tr.get('random_replace_prob', 0.1))} a random token, the rest stay unchanged.", ""]
+
+    out += ["### Hardware and time", ""]
+    rows = []
+    if ts.get("device"):
+        rows.append(("device", f"{ts['device']} x {ts.get('num_processes', 1)} process(es)"))
+    elif hw:
+        rows.append(("device", fmt_value(hw.get("device"))))
+    if ts.get("mixed_precision"):
+        rows.append(("precision", "fp32" if ts["mixed_precision"] == "no" else ts["mixed_precision"]))
+    if hw.get("num_machines", 1) and hw.get("num_machines", 1) > 1:
+        rows.append(("machines", fmt_value(hw["num_machines"])))
+    if training_seconds(facts) is not None:
+        rows.append(("training time", human_seconds(training_seconds(facts)) + " (optimizer steps, without evaluation)"))
+    if facts.pretrain_seconds:
+        rows.append(("pretraining stage, wall clock", human_seconds(facts.pretrain_seconds)))
+    if _number(facts.last_train.get("tokens")) is not None:
+        rows.append(("tokens seen", f"{int(facts.last_train['tokens']):,}"))
+    if _number(facts.last_train.get("tokens_per_s")) is not None:
+        rows.append(("throughput (last interval)", f"{facts.last_train['tokens_per_s']:,.0f} tokens/s"))
+    if _number(facts.last_train.get("mfu")) is not None:
+        rows.append(("model FLOPs utilization", f"{facts.last_train['mfu']:.0%}"))
+    out += (table(("", ""), rows) if rows else ["-"]) + [""]
+
+    out += ["## Framework versions", ""]
+    versions = [f"- lmtui {__version__}"]
+    if facts.config.get("transformers_version"):
+        versions.append(f"- transformers {facts.config['transformers_version']}")
+    out += versions + [""]
+
+    if files:
+        out += ["## Files", ""]
+        out += table(("file", "size"), [(f"`{name}`", human_bytes(size)) for name, size in files]) + [""]
+
+    out += ["## Limitations", "",
+            "A masked language model reproduces the statistics of its training text, including its biases and "
+            "errors. It is a starting point for fine-tuning, not a finished application; small models trained "
+            "briefly predict poorly. Check the corpus's license before redistributing the weights.", ""]
+    return "\n".join(out)
