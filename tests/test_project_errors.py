@@ -129,4 +129,4 @@ def test_readme_documents_every_key():
     from lmtui.project.reference import reference_markdown
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert reference_markdown() in readme, "README's key reference is stale: paste the output of `lmtui keys`"
+    assert reference_markdown() in readme, "README's key reference is stale: run `python -m lmtui.project.reference README.md`"

@@ -16,3 +16,21 @@ def reference_markdown() -> str:
             out.append(f"| `{key}` | `{shown}` | {doc.replace('|', '/')} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def update_readme(path: str) -> None:
+    """Replace the text between ``<!-- keys:start -->`` and ``<!-- keys:end -->`` in ``path``."""
+    import re
+
+    from lmtui.rundir import atomic_write_text
+
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    block = "<!-- keys:start -->\n" + reference_markdown() + "<!-- keys:end -->"
+    atomic_write_text(path, re.sub(r"<!-- keys:start -->.*?<!-- keys:end -->", lambda m: block, text, flags=re.S))
+
+
+if __name__ == "__main__":
+    import sys
+
+    update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md")
