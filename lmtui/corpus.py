@@ -254,7 +254,8 @@ def read_documents(paths: Iterable[Path], *, fmt: str = "auto", text_column: str
             yield doc
 
 
-def hub_documents(name: str, config: str, split: str, text_column: str, stats: CorpusStats) -> Iterator[str]:
+def hub_documents(name: str, config: str, split: str, text_column: str, stats: CorpusStats,
+                  file: str | None = None) -> Iterator[str]:
     """Documents of a Hugging Face dataset (needs the internet or a local ``datasets`` cache).
 
     Raises:
@@ -266,11 +267,11 @@ def hub_documents(name: str, config: str, split: str, text_column: str, stats: C
         ds = datasets.load_dataset(name, config or None, split=split)
     except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFoundError, ...)
         raise CorpusError(f"cannot load Hugging Face dataset {name!r}: {type(exc).__name__}: {exc}",
-                          key="corpus.hf_dataset",
+                          file=file, key="corpus.hf_dataset",
                           hint="this needs the internet (or a local datasets cache); offline, use train_files") from None
     if text_column not in ds.column_names:
         raise CorpusError(f"dataset {name!r} has no column {text_column!r} (columns: {ds.column_names})",
-                          key="corpus.text_column", hint="set [corpus] text_column")
+                          file=file, key="corpus.text_column", hint="set [corpus] text_column")
     stats.files.append(f"hf://{name}/{config}/{split}")
     for value in ds[text_column]:
         if isinstance(value, str) and value.strip():
@@ -334,7 +335,7 @@ def corpus_documents(project, stats: CorpusStats | None = None) -> tuple[list[st
     train_files, valid_files = corpus_files(project)
     read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter, stats=stats)
     if c.hf_dataset:
-        docs = hub_documents(c.hf_dataset, c.hf_dataset_config, c.hf_split, c.text_column, stats)
+        docs = hub_documents(c.hf_dataset, c.hf_dataset_config, c.hf_split, c.text_column, stats, project.path)
     else:
         docs = read_documents(train_files, **read)
     if valid_files:

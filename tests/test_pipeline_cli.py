@@ -146,3 +146,81 @@ def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
     assert end["status"] == "stopped"
     assert (run / "checkpoints" / f"step-{end['step']}" / "trainer_state.json").is_file()
     assert end["step"] < 400
+
+
+def test_ctrl_c_in_lmtui_run_stops_gracefully_with_a_checkpoint(tmp_path, data_dir):
+    import subprocess
+    import sys
+
+    project = wikitext_bert_project(tmp_path, "ctrlc", max_steps=400, save_steps=1000)
+    proc = subprocess.Popen([sys.executable, "-m", "lmtui", "run", str(project)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = _wait_for(lambda: next((p for p in (tmp_path / "runs").glob("ctrlc-*") if (p / "run.json").exists()),
+                                 None) if (tmp_path / "runs").exists() else None, 60, "the run directory")
+    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
+              "training to start")
+    proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    output, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 130, output
+    assert "stopping" in output and "resume" in output
+    end = events(run, "train_end")[-1]
+    assert end["status"] == "stopped"
+    assert (run / "checkpoints" / f"step-{end['step']}").is_dir()
+
+
+def test_roberta_unigram_line_by_line_on_shakespeare(tmp_path, data_dir):
+    from conftest import write_project
+
+    project = write_project(tmp_path, "bard", f"""
+        [corpus]
+        train_files = ["{data_dir}/tiny-shakespeare/input.txt"]
+        document_delimiter = "blank_line"
+        validation_split = 0.1
+
+        [tokenizer]
+        kind = "unigram"
+        vocab_size = 1500
+
+        [model]
+        architecture = "roberta"
+        size = "tiny"
+        config_overrides = {{ hidden_size = 64, num_attention_heads = 2, intermediate_size = 128 }}
+
+        [training]
+        line_by_line = true
+        max_seq_length = 64
+        batch_size = 16
+        micro_batch_size = 8
+        max_steps = 12
+        logging_steps = 4
+        eval_steps = 12
+    """)
+    proc = lmtui("run", str(project), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = only_run(tmp_path / "runs")
+    assert events(run, "train_start")[0]["gradient_accumulation_steps"] == 2
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    model = AutoModelForMaskedLM.from_pretrained(run / "model")
+    tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    assert model.config.max_position_embeddings == 66 and model.config.type_vocab_size == 1
+    assert tokenizer.tokenize("To be, or not to be")[0].startswith("▁")
+    # line_by_line counts only real tokens: fewer than full blocks of 64
+    first = events(run, "train")[0]
+    assert 0 < first["tokens"] < 4 * 16 * 64
+
+
+def test_hub_dataset_offline_fails_with_a_clear_message(tmp_path):
+    from conftest import write_project
+
+    project = write_project(tmp_path, "hub", """
+        [corpus]
+        hf_dataset = "Salesforce/wikitext"
+        hf_dataset_config = "wikitext-2-raw-v1"
+        [model]
+        size = "tiny"
+    """)
+    proc = lmtui("prepare", str(project), cwd=tmp_path, env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"error: {project}: [corpus.hf_dataset] cannot load Hugging Face dataset 'Salesforce/wikitext'" in proc.stderr
+    assert "needs the internet" in proc.stderr and "Traceback" not in proc.stderr
