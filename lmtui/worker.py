@@ -128,8 +128,15 @@ def pretrain_done(run: RunDir) -> bool:
 def stage_tokenizer(run: RunDir, project) -> None:
     from lmtui.tokenization import prepare_tokenizer
 
+    from lmtui.fingerprint import file_digest
+
     folder, cached = prepare_tokenizer(project, log=lambda m: print(m, flush=True))
-    if not run.tokenizer_dir.joinpath("tokenizer.json").is_file():
+    current = run.tokenizer_dir / "tokenizer.json"
+    # A run keeps the tokenizer its checkpoints were trained with; before the first checkpoint
+    # it follows the project (the corpus may have been fixed after a failed start).
+    if current.is_file() and not run.checkpoints() and file_digest(current) != file_digest(folder / "tokenizer.json"):
+        shutil.rmtree(run.tokenizer_dir)
+    if not current.is_file():
         tmp = run.path / ".tmp-tokenizer"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(folder, tmp)
