@@ -58,7 +58,7 @@ def cmd_runs(args) -> int:
         table.add_row(t.run_id, f"[{STATUS_STYLE.get(t.status, '')}]{t.status}[/]", t.project_name,
                       t.stage or "-", step, fmt_number(t.loss), fmt_number(t.perplexity), fmt_rate(t.tokens_per_s),
                       fmt_duration(t.elapsed), fmt_duration(t.eta), t.device or "-")
-    Console(highlight=False, soft_wrap=True).print(table)
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
     return 0
 
 

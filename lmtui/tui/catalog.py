@@ -110,6 +110,14 @@ class Catalog:
         """Where new projects are written: the first project folder (``./projects`` by default)."""
         return self.project_roots[0]
 
+    def display_path(self, path: str | os.PathLike) -> str:
+        """``path`` relative to the working directory when it lies below it, else absolute."""
+        p = Path(path)
+        try:
+            return str(p.resolve().relative_to(self.cwd))
+        except ValueError:
+            return str(p)
+
     def project_paths(self) -> list[Path]:
         seen, out = set(), []
         for p in self.project_files + [f for root in self.project_roots if root.is_dir()

@@ -21,6 +21,8 @@ from lmtui.errors import LmtuiError
 from lmtui.project.presets import resolve_shape
 from lmtui.project.schema import Project
 
+# The model's embedding matrix is padded to a multiple of this (lmtui.modeling.padded_vocab_size).
+VOCAB_MULTIPLE = 64
 # Rough sustained training throughput when no run of the project has measured one.
 ASSUMED_FLOPS = {"cpu": 1.0e11, "cuda": 1.0e14}
 # Without a tokenized corpus, tokens are estimated from bytes (English BPE: about 4 bytes a token).
@@ -33,6 +35,7 @@ def estimate_parameters(project: Project, vocab_size: int | None = None) -> int:
     shape = resolve_shape(m, project.training.max_seq_length)
     h, layers, ff = shape["hidden_size"], shape["num_hidden_layers"], shape["intermediate_size"]
     v = vocab_size or project.tokenizer.vocab_size
+    v = -(-v // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
     if m.architecture == "modernbert":
         per_layer = 3 * h * h + h * h + h * (2 * ff) + ff * h + 2 * h
         return v * h + h + layers * per_layer + (h * h + h) + v

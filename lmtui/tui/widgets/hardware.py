@@ -27,8 +27,6 @@ def describe(sample: hardware.HardwareSample) -> Text:
         out.append(f"GPU{g.index} {g.name}\n", style="bold")
         out.append(f"  util {bar(g.utilization / 100)} {g.utilization:3.0f}%  {g.temperature:.0f}°C{power}\n")
         out.append(f"  mem  {bar(mem)} {fmt_bytes(g.memory_used)} / {fmt_bytes(g.memory_total)}\n")
-    if not sample.gpus:
-        out.append("no NVIDIA GPU visible (NVML); this machine:\n", style="dim")
     mem = sample.memory_used / sample.memory_total if sample.memory_total else 0.0
     out.append(f"CPU  {bar(sample.cpu_percent / 100)} {sample.cpu_percent:3.0f}%\n")
     out.append(f"RAM  {bar(mem)} {fmt_bytes(sample.memory_used)} / {fmt_bytes(sample.memory_total)}")
@@ -49,9 +47,11 @@ class HardwarePanel(Static):
         self.interval = interval
 
     def on_mount(self) -> None:
-        self.border_title = "hardware (this machine)"
+        self.border_title = "this machine"
         self.sample()
         self.set_interval(self.interval, self.sample)
 
     def sample(self) -> None:
-        self.update(describe(self.sampler()))
+        reading = self.sampler()
+        self.border_subtitle = "" if reading.gpus else "no NVIDIA GPU visible"
+        self.update(describe(reading))

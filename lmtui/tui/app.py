@@ -1,0 +1,232 @@
+"""The `lmtui` terminal app: projects and runs, keyboard first.
+
+Runs never depend on the app: it starts them detached through :mod:`lmtui.launcher` (the
+same call as `lmtui run --detach`), reads their run directories, and signals their process
+groups to stop them. Quitting, closing the terminal or losing the SSH connection leaves
+every run going; the next `lmtui` shows them live again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from lmtui.errors import LmtuiError
+from lmtui.tui import hardware
+from lmtui.tui.catalog import Catalog
+from lmtui.tui.palette import LmtuiCommands
+from lmtui.tui.runinfo import RunTracker
+from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen
+from lmtui.tui.screens.projects import ProjectsScreen
+from lmtui.tui.screens.runs import RunsScreen
+
+ACTIVE = ("queued", "running")
+
+
+class LmtuiApp(App):
+    """The app.
+
+    Args:
+        paths: command-line paths (project files, folders of projects or runs, run directories).
+        cwd: working directory for ./projects and ./runs (default: the process's).
+        clock: "now" in Unix seconds for elapsed times and ETAs (tests fix it).
+        hardware_sampler: reads this machine's load (tests pass a fixed reading).
+        poll_interval: seconds between refreshes of the runs table.
+        run_poll_interval: seconds between reads of an open run's events.
+        mode: the first screen, ``projects`` or ``runs`` (default: runs when there are any).
+    """
+
+    CSS_PATH = "lmtui.tcss"
+    TITLE = "lmtui"
+    MODES = {"projects": ProjectsScreen, "runs": RunsScreen}
+    COMMANDS = App.COMMANDS | {LmtuiCommands}
+    BINDINGS = [
+        Binding("1", "switch_mode('projects')", "Projects"),
+        Binding("2", "switch_mode('runs')", "Runs"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, paths: list[str] | None = None, *, cwd: str | Path | None = None,
+                 clock: Callable[[], float] = time.time,
+                 hardware_sampler: Callable[[], hardware.HardwareSample] = hardware.sample,
+                 poll_interval: float = 1.0, run_poll_interval: float = 0.5, mode: str | None = None):
+        super().__init__()
+        self.catalog = Catalog(paths, cwd)
+        self.clock = clock
+        self.hardware_sampler = hardware_sampler
+        self.poll_interval = poll_interval
+        self.run_poll_interval = run_poll_interval
+        self.start_mode = mode
+        self.smoothing = 0.6
+        self.trackers: dict[Path, RunTracker] = {}
+        self.run_list: list[RunTracker] = []
+        self.stop_requested: set[Path] = set()
+
+    def on_mount(self) -> None:
+        self.switch_mode(self.start_mode or ("runs" if self.poll_runs() else "projects"))
+
+    # runs ------------------------------------------------------------------------
+    def tracker(self, path: str | Path) -> RunTracker:
+        """The shared tracker of the run at ``path`` (created and read on first use)."""
+        path = Path(path).resolve()
+        if path not in self.trackers:
+            self.trackers[path] = RunTracker(path, clock=self.clock, smoothing=self.smoothing)
+            self.trackers[path].poll()
+        return self.trackers[path]
+
+    def poll_runs(self, poll: bool = True) -> list[RunTracker]:
+        """Every run found, newest first, each brought up to date (``poll``) or as last read."""
+        if poll:
+            self.run_list = []
+            for run in self.catalog.runs():
+                t = self.tracker(run.path)
+                t.poll()
+                self.run_list.append(t)
+        return self.run_list
+
+    def trackers_of_project(self, name: str) -> list[RunTracker]:
+        return [t for t in self.poll_runs(poll=False) if t.project_name == name]
+
+    def open_run(self, path: str | Path) -> None:
+        from lmtui.tui.screens.run import RunScreen
+
+        if self.current_mode != "runs":
+            self.switch_mode("runs")
+        self.push_screen(RunScreen(path))
+
+    def compare(self, paths: list[str]) -> None:
+        from lmtui.tui.screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(paths))
+
+    def launch_dialog(self, project_path: str | Path) -> None:
+        """Ask for launch options, then launch (invalid projects show their error instead)."""
+        from lmtui.tui.catalog import load_entry
+
+        entry = load_entry(Path(project_path))
+        if entry.error is not None:
+            self.push_screen(ErrorScreen(f"{entry.name} is invalid; fix it before launching", entry.error))
+            return
+        tr = entry.project.training
+
+        def chosen(options: dict | None) -> None:
+            if options is not None:
+                self.launch(entry.path, overrides=options["overrides"], fresh=options["fresh"])
+
+        self.push_screen(LaunchScreen(entry.name, max_steps=tr.max_steps, learning_rate=tr.learning_rate), chosen)
+
+    def launch(self, project_path: str | Path, *, overrides: list[str] | None = None, fresh: bool = False) -> None:
+        """Start a run of the project detached, in a thread; then open it, or show why it could not start."""
+
+        def work() -> None:
+            from lmtui import launcher
+
+            try:
+                run, resumed = launcher.launch(str(project_path), fresh=fresh, overrides=overrides or [])
+            except Exception as exc:  # shown to the user, never a crash of the app
+                self.call_from_thread(self.push_screen, ErrorScreen("the run could not start", exc))
+                return
+            self.call_from_thread(self._launched, run.path, resumed)
+
+        self.run_worker(work, thread=True, exit_on_error=False, group="launch")
+
+    def _launched(self, path: Path, resumed: bool) -> None:
+        self.notify(f"{'resumed' if resumed else 'started'} run {path.name}")
+        self.catalog.forget(path)
+        self.poll_runs()
+        self.open_run(path)
+
+    def stop_run(self, path: str | Path) -> None:
+        """Stop gracefully (the run checkpoints and exits); asked again while it stops, kill it."""
+        from lmtui import launcher
+
+        t = self.tracker(path)
+        t.poll()
+        if t.status not in ACTIVE:
+            self.notify(f"run {t.run_id} is not running ({t.status})", severity="warning")
+            return
+        if t.path in self.stop_requested or t.stopping:
+            def kill(yes: bool | None) -> None:
+                if yes:
+                    launcher.stop(t.run, force=True)
+                    self.notify(f"killed run {t.run_id}")
+
+            self.push_screen(ConfirmScreen(f"Run {t.run_id} is already stopping.\nKill every process of it now, "
+                                           "without a checkpoint?", confirm="Kill", danger=True), kill)
+            return
+
+        def stop(yes: bool | None) -> None:
+            if yes and launcher.stop(t.run):
+                self.stop_requested.add(t.path)
+                self.notify(f"stopping {t.run_id}: it writes a checkpoint and exits (s again to kill it)")
+
+        self.push_screen(ConfirmScreen(f"Stop run {t.run_id}?\nIt writes a checkpoint and exits; resume it later "
+                                       "with r.", confirm="Stop"), stop)
+
+    def resume_run(self, path: str | Path) -> None:
+        from lmtui import launcher
+
+        t = self.tracker(path)
+        t.poll()
+        if t.status in ACTIVE or t.status == "finished":
+            self.notify(f"run {t.run_id} is {t.status}; nothing to resume", severity="warning")
+            return
+        try:
+            launcher.resume(t.run)
+        except LmtuiError as exc:
+            self.push_screen(ErrorScreen("the run could not resume", exc))
+            return
+        self.stop_requested.discard(t.path)
+        self.notify(f"resumed run {t.run_id}")
+
+    def delete_run(self, path: str | Path) -> None:
+        t = self.tracker(path)
+        t.poll()
+        if t.status in ACTIVE:
+            self.notify(f"run {t.run_id} is {t.status}: stop it first (s)", severity="warning")
+            return
+
+        def delete(yes: bool | None) -> None:
+            if not yes:
+                return
+            shutil.rmtree(t.path, ignore_errors=True)
+            self.trackers.pop(t.path, None)
+            self.notify(f"deleted run {t.run_id}")
+            screen = self.screen
+            if getattr(screen, "run_path", None) is not None and Path(screen.run_path).resolve() == t.path:
+                self.pop_screen()
+            self.poll_runs()
+
+        self.push_screen(ConfirmScreen(f"Delete run {t.run_id}?\n{t.path}\nIts checkpoints, model and logs are "
+                                       "removed for good.", confirm="Delete", danger=True), delete)
+
+    # help ------------------------------------------------------------------------
+    def action_help(self) -> None:
+        screen_rows, app_rows = [], []
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if binding.description:
+                rows = app_rows if active.node is self else screen_rows
+                rows.append((self.get_key_display(binding), binding.description))
+        app_rows.append(("ctrl+p", "command palette: open a run, launch a project, ..."))
+        app_rows.append(("ctrl+q", "quit (runs keep going)"))
+        self.push_screen(HelpScreen([(self.screen.sub_title or "this screen", screen_rows), ("everywhere", app_rows)]))
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the app over the projects and runs of ``argv`` (paths); returns the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="lmtui", description="The lmtui terminal UI. Paths: project files, folders of projects or runs, "
+        "run directories (default: ./projects and ./runs). Run `lmtui --help` for the headless commands.")
+    parser.add_argument("paths", nargs="*", metavar="PATH")
+    args = parser.parse_args(argv)
+    app = LmtuiApp(args.paths)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,106 @@
+"""Compare screen: one metric of two or more runs overlaid, and their numbers side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from lmtui.tui.runinfo import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.tui.screens.run import SMOOTHING_STEPS, optional_module
+from lmtui.tui.widgets.chart import Chart, Curve
+
+METRICS = [("loss", "training loss"), ("eval_loss", "evaluation loss"), ("perplexity", "evaluation perplexity"),
+           ("accuracy", "masked-token accuracy"), ("learning_rate", "learning rate"), ("tokens_per_s", "tokens/s")]
+
+
+class CompareScreen(Screen):
+    """Curves of ``paths`` (run directories) overlaid; ``m`` picks the metric."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("m", "metric", "Metric"),
+        Binding("t", "toggle_axis", "Step/time"),
+        Binding("l", "toggle_log", "Log scale"),
+        Binding("left_square_bracket", "smoothing(-1)", "Smooth-", show=False),
+        Binding("right_square_bracket", "smoothing(1)", "Smooth+", show=False),
+    ]
+
+    def __init__(self, paths: list[str | Path]):
+        super().__init__()
+        self.paths = [Path(p) for p in paths]
+        self.trackers = [self.app.tracker(p) for p in self.paths]
+        self.metric = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="compare-status")
+        yield Chart("", id="compare-chart")
+        yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+        module = optional_module("lmtui.tui.eval_view")
+        if module is not None and hasattr(module, "CompareTable"):
+            yield module.CompareTable([str(p) for p in self.paths])
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"compare {len(self.paths)} runs"
+        table = self.query_one("#compare-table", DataTable)
+        for col in ("run", "status", "step", "loss", "eval loss", "ppl", "accuracy", "tok/s", "params", "elapsed"):
+            table.add_column(col, key=col)
+        self.query_one(Chart).smoothing = self.app.smoothing
+        self.show_metric()
+        self.set_interval(self.app.run_poll_interval, self.poll)
+
+    def poll(self) -> None:
+        if sum(t.poll() for t in self.trackers):
+            self.query_one(Chart).refresh()
+        self.fill_table()
+
+    def fill_table(self) -> None:
+        table = self.query_one("#compare-table", DataTable)
+        table.clear()
+        for t in self.trackers:
+            ev = t.last_eval or {}
+            params = (t.train_start or {}).get("params")
+            table.add_row(t.run_id, t.status, str(t.step or "-"), fmt_number(t.loss), fmt_number(ev.get("loss")),
+                          fmt_number(ev.get("perplexity")), fmt_number(ev.get("accuracy")), fmt_rate(t.tokens_per_s),
+                          fmt_count(params), fmt_duration(t.elapsed), key=str(t.path))
+
+    def show_metric(self) -> None:
+        name, title = METRICS[self.metric]
+        chart = self.query_one(Chart)
+        chart.title = title
+        chart.set_curves([Curve(t.run_id, t.series[name], origin=t.first_time or 0.0) for t in self.trackers])
+        self.fill_table()
+        self.update_status()
+
+    def update_status(self) -> None:
+        chart = self.query_one(Chart)
+        self.query_one("#compare-status", Static).update(
+            f"metric: {METRICS[self.metric][1]} (m)  x: {chart.x_axis} (t)  y: {'log' if chart.log_y else 'linear'} "
+            f"(l)  smoothing {self.app.smoothing:.2f} ([ ])")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_metric(self) -> None:
+        self.metric = (self.metric + 1) % len(METRICS)
+        self.show_metric()
+
+    def action_toggle_axis(self) -> None:
+        chart = self.query_one(Chart)
+        chart.x_axis = "time" if chart.x_axis == "step" else "step"
+        self.update_status()
+
+    def action_toggle_log(self) -> None:
+        chart = self.query_one(Chart)
+        chart.log_y = not chart.log_y
+        self.update_status()
+
+    def action_smoothing(self, direction: int) -> None:
+        i = min(range(len(SMOOTHING_STEPS)), key=lambda k: abs(SMOOTHING_STEPS[k] - self.app.smoothing))
+        self.app.smoothing = SMOOTHING_STEPS[max(0, min(len(SMOOTHING_STEPS) - 1, i + direction))]
+        self.query_one(Chart).smoothing = self.app.smoothing
+        self.update_status()

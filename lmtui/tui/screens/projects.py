@@ -1,0 +1,237 @@
+"""Projects screen: every project file with its validation state, a summary, and the actions on it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from lmtui.errors import LmtuiError
+from lmtui.rundir import atomic_write_text
+from lmtui.tui.catalog import ProjectEntry
+from lmtui.tui.projectinfo import summarize
+from lmtui.tui.runinfo import fmt_bytes, fmt_count, fmt_duration
+from lmtui.tui.screens.dialogs import ErrorScreen, NameScreen, error_text
+from lmtui.tui.tomledit import set_name
+
+
+def starter_text(name: str) -> str | None:
+    """The lead's starter template (`lmtui new NAME`), or None while it does not exist."""
+    try:
+        from lmtui.project.template import starter_text as template
+    except ImportError:
+        return None
+    return template(name)
+
+
+class ProjectsScreen(Screen):
+    """The project files found, their validation state, and a summary of the highlighted one."""
+
+    AUTO_FOCUS = "#projects"
+
+    BINDINGS = [
+        Binding("l,enter", "launch", "Launch"),
+        Binding("n", "new", "New"),
+        Binding("d", "duplicate", "Duplicate"),
+        Binding("e", "edit", "Edit"),
+        Binding("o", "open_editor", "$EDITOR"),
+        Binding("r", "refresh", "Refresh", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="projects-body"):
+            yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="project-detail"):
+                yield Static("", id="project-summary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "projects"
+        table = self.query_one("#projects", DataTable)
+        table.add_column("project", key="name")
+        table.add_column("state", key="state")
+        self.entries: dict[str, ProjectEntry] = {}
+        self.action_refresh()
+        self.set_interval(2.0, self.action_refresh)
+
+    # data ------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        entries = self.app.catalog.projects()
+        table = self.query_one("#projects", DataTable)
+        keys = [str(e.path) for e in entries]
+        current = self.current_key()
+        changed = keys != list(self.entries) or any(self.entries[k] is not e for k, e in zip(keys, entries))
+        self.entries = dict(zip(keys, entries))
+        if not changed and table.row_count:
+            return
+        table.clear()
+        for key, e in self.entries.items():
+            state = Text("valid", style="green") if e.valid else Text("invalid", style="bold red")
+            table.add_row(e.name, state, key=key)
+        if current in self.entries:
+            table.move_cursor(row=keys.index(current))
+        self.show_summary()
+
+    def current_key(self) -> str | None:
+        table = self.query_one("#projects", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:
+            return None
+
+    def current(self) -> ProjectEntry | None:
+        key = self.current_key()
+        return self.entries.get(key) if key else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_summary()
+
+    def show_summary(self) -> None:
+        panel = self.query_one("#project-summary", Static)
+        entry = self.current()
+        if entry is None:
+            panel.update(Text.from_markup(
+                f"No project files in {self.app.catalog.projects_dir}.\n\nPress [b]n[/] to create one from the "
+                "template, or start `lmtui` with the path of a project file or folder."))
+            return
+        panel.update(self.summary_text(entry))
+
+    def summary_text(self, entry: ProjectEntry) -> Text:
+        out = Text()
+        out.append(f"{entry.name}\n", style="bold")
+        show = self.app.catalog.display_path
+        out.append(f"{show(entry.path)}\n", style="dim")
+        p = entry.project
+        if p is not None and p.project.description:
+            out.append(f"{p.project.description}\n")
+        if entry.error is not None:
+            out.append("\ninvalid: ", style="bold red")
+            out.append_text(error_text(entry.error))
+            out.append("\n")
+        if p is None:
+            return out
+        runs = [t for t in self.app.trackers_of_project(p.project.name)]
+        measured = next((t.tokens_per_s for t in runs if t.tokens_per_s), None)
+        s = summarize(p, measured_tokens_per_s=measured)
+        out.append("\ncorpus\n", style="bold underline")
+        if s.corpus_error:
+            out.append(f"  {s.corpus_error}\n", style="red")
+        for title, files in (("train", s.files), ("validation", s.validation)):
+            if not files:
+                continue
+            total = sum(size for _, size in files)
+            out.append(f"  {title}: {len(files)} file(s), {fmt_bytes(total)}\n")
+            for path, size in files[:6]:
+                out.append(f"    {fmt_bytes(size):>9}  {show(path)}\n", style="dim")
+            if len(files) > 6:
+                out.append(f"    … {len(files) - 6} more\n", style="dim")
+        if not s.validation and not s.corpus_error:
+            out.append(f"  validation: {p.corpus.validation_split:.0%} of the training documents\n")
+        m, tr = p.model, p.training
+        rows = [
+            ("model", f"{m.architecture} {m.size}, ≈{fmt_count(s.parameters)} parameters"),
+            ("tokenizer", f"{p.tokenizer.kind}, vocab {p.tokenizer.vocab_size:,}" if not p.tokenizer.path
+             else f"from {p.tokenizer.path}"),
+            ("tokens/step", f"{s.tokens_per_step:,} ({tr.batch_size} x {tr.max_seq_length})"),
+            ("steps", f"{'≈' if s.steps_estimated else ''}{s.steps:,}"
+             + (f" ({tr.epochs:g} epochs)" if s.steps_estimated else "")),
+            ("run time", f"≈{fmt_duration(s.seconds)} ({s.throughput_source})" if s.seconds else "-"),
+            ("device", f"{p.hardware.device} x{p.hardware.num_processes}, precision {p.hardware.mixed_precision}"),
+            ("runs", f"{len(runs)}" + (f", latest {runs[0].run_id} ({runs[0].status})" if runs else "")),
+        ]
+        out.append("\n")
+        for label, value in rows:
+            out.append(f"{label:<12}", style="bold")
+            out.append(f"{value}\n")
+        return out
+
+    # actions ---------------------------------------------------------------------
+    def action_launch(self) -> None:
+        entry = self.current()
+        if entry is not None:
+            self.app.launch_dialog(entry.path)
+
+    def _write_new(self, name: str, text: str) -> None:
+        folder = self.app.catalog.projects_dir
+        path = folder / f"{name}.toml"
+        if path.exists():
+            self.app.push_screen(ErrorScreen("cannot create the project",
+                                             LmtuiError("file exists", file=str(path), hint="choose another name")))
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+        self.app.notify(f"wrote {path}")
+        self.action_refresh()
+        self.select(path)
+
+    def select(self, path: Path) -> None:
+        keys = list(self.entries)
+        if str(path) in keys:
+            self.query_one("#projects", DataTable).move_cursor(row=keys.index(str(path)))
+
+    def action_new(self) -> None:
+        def create(name: str | None) -> None:
+            if name is None:
+                return
+            text = starter_text(name)
+            if text is None:
+                self.app.push_screen(ErrorScreen("no template", "the starter template is not available yet"))
+                return
+            self._write_new(name, text)
+
+        self.app.push_screen(NameScreen("New project from the template: name"), create)
+
+    def action_duplicate(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+
+        def create(name: str | None) -> None:
+            if name is not None:
+                self._write_new(name, set_name(entry.path.read_text(encoding="utf-8"), name))
+
+        self.app.push_screen(NameScreen(f"Duplicate {entry.name} as", value=f"{entry.name}-copy"), create)
+
+    def action_edit(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+        from lmtui.tui.screens.edit import EditProjectScreen
+
+        def saved(ok: bool | None) -> None:
+            if ok:
+                self.app.catalog.forget(entry.path)
+                self.action_refresh()
+                self.show_summary()
+
+        self.app.push_screen(EditProjectScreen(entry.path), saved)
+
+    def action_open_editor(self) -> None:
+        entry = self.current()
+        if entry is None:
+            return
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.app.suspend():
+                subprocess.run([*shlex.split(editor), str(entry.path)])
+        except SuspendNotSupported:  # no real terminal (tests, web): run it without handing over the screen
+            subprocess.run([*shlex.split(editor), str(entry.path)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            self.app.push_screen(ErrorScreen(f"cannot start the editor {editor!r}", str(exc)))
+            return
+        self.app.catalog.forget(entry.path)
+        self.action_refresh()
+        self.show_summary()

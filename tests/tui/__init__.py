@@ -1,0 +1,1 @@
+"""Tests of the terminal UI and the pure modules behind it."""

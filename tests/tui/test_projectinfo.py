@@ -1,0 +1,73 @@
+"""Project summary estimates, checked against the models transformers builds."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmtui.project.load import parse_project
+from lmtui.tui.projectinfo import estimate_parameters, summarize, tokens_per_step
+
+
+def project(arch: str, size: str = "tiny", extra: str = "", corpus: str = "x.txt", training: str = "max_steps = 100"):
+    text = f"""
+[corpus]
+train_files = ["{corpus}"]
+[tokenizer]
+kind = "{'wordpiece' if arch == 'bert' else 'byte_level_bpe'}"
+vocab_size = 5000
+[model]
+architecture = "{arch}"
+size = "{size}"
+{extra}
+[training]
+max_seq_length = 128
+batch_size = 32
+micro_batch_size = 16
+{training}
+"""
+    return parse_project(text, "p.toml", None)
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "modernbert"])
+def test_parameter_estimate_is_within_two_percent_of_the_real_model(arch):
+    from lmtui.modeling import build_config
+    from transformers import AutoModelForMaskedLM
+
+    class Ids:  # what build_config reads from a tokenizer: its size and special-token ids
+        pad_token_id, cls_token_id, sep_token_id = 1, 0, 2
+
+        def __len__(self):
+            return 5000
+
+    p = project(arch)
+    config = build_config(p, Ids())
+    real = AutoModelForMaskedLM.from_config(config).num_parameters()
+    assert abs(estimate_parameters(p) - real) / real < 0.02, (estimate_parameters(p), real)
+
+
+def test_summary_lists_corpus_files_and_estimates_run_time(tmp_path):
+    corpus = tmp_path / "train.txt"
+    corpus.write_text("some words\n" * 1000)
+    p = project("roberta", corpus=str(corpus))
+    s = summarize(p, measured_tokens_per_s=4096.0)
+    assert s.files == [(corpus, corpus.stat().st_size)]
+    assert s.tokens_per_step == tokens_per_step(p) == 32 * 128
+    assert s.steps == 100 and not s.steps_estimated
+    assert s.seconds == pytest.approx(100.0)
+    assert "measured" in s.throughput_source
+    rough = summarize(p, device="cpu")
+    assert rough.seconds > 0 and "assumed" in rough.throughput_source
+
+
+def test_epoch_based_projects_estimate_steps_from_the_corpus_size(tmp_path):
+    corpus = tmp_path / "train.txt"
+    corpus.write_bytes(b"x" * 4_000_000)
+    p = project("bert", corpus=str(corpus), training="epochs = 2.0")
+    s = summarize(p, device="cpu")
+    assert s.steps_estimated
+    assert s.steps == int(4_000_000 * 0.95 / 4 * 2 / (32 * 128))
+
+
+def test_a_missing_corpus_is_reported_not_raised():
+    s = summarize(project("bert", corpus="/nonexistent/x.txt"), device="cpu")
+    assert "not found" in s.corpus_error and s.files == []
