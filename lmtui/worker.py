@@ -154,7 +154,8 @@ def stage_tokenizer(run: RunDir, project) -> None:
         pieces = preview(tokenizer, corpus_documents(project)[0])
     for row in pieces:
         print("tokenizer preview:", " ".join(row), flush=True)
-    run.emit("tokenizer", kind=project.tokenizer.kind if not project.tokenizer.path else "pretrained",
+    pretrained = bool(project.tokenizer.path or project.model.init_from)
+    run.emit("tokenizer", kind="pretrained" if pretrained else project.tokenizer.kind,
              vocab_size=len(tokenizer), cached=cached, path=str(folder), preview=pieces)
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import events, lmtui, only_run, wikitext_bert_project
+from conftest import DATA, events, lmtui, only_run, wikitext_bert_project
 
 
 def test_run_trains_a_model_that_transformers_loads(trained_run):
@@ -224,3 +224,32 @@ def test_hub_dataset_offline_fails_with_a_clear_message(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"error: {project}: [corpus.hf_dataset] cannot load Hugging Face dataset 'Salesforce/wikitext'" in proc.stderr
     assert "needs the internet" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_continue_pretraining_from_a_saved_model(trained_run, tmp_path):
+    from conftest import write_project
+
+    project = write_project(tmp_path, "continued", f"""
+        [corpus]
+        train_files = ["{DATA}/wikitext-2-raw/wiki.test.raw"]
+
+        [model]
+        architecture = "bert"
+        init_from = "{trained_run / 'model'}"
+
+        [training]
+        max_seq_length = 64
+        batch_size = 16
+        micro_batch_size = 16
+        max_steps = 6
+        eval_steps = 6
+        logging_steps = 3
+    """)
+    proc = lmtui("run", str(project), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run = only_run(tmp_path / "runs")
+    assert events(run, "tokenizer")[0]["kind"] == "pretrained"
+    assert (run / "tokenizer" / "tokenizer.json").read_bytes() == (trained_run / "model" / "tokenizer.json").read_bytes()
+    first_eval = events(run, "eval")[0]["loss"]
+    scratch = events(trained_run, "eval")[0]["loss"]
+    assert first_eval < scratch - 1.0  # starts from the trained weights, not from random ones
