@@ -83,20 +83,7 @@ class EvalSection:
             ProjectError: unknown or mistyped task key, unknown preset, missing data file, probe
                 without a mask.
         """
-        file = project.path or "<project>"
-        resolve = _resolver(project)
-        for i, probe in enumerate(self.probes):
-            if not any(m in probe for m in MASK_PLACEHOLDERS):
-                raise ProjectError(f"probe {i + 1} ({probe!r}) has no mask", file=file, key="eval.probes",
-                                   line=_line(text, "eval", "probes"),
-                                   hint="write the masked word as <mask> (or [MASK]), e.g. \"Paris is the "
-                                        "<mask> of France.\"")
-        for f in self.text_files:
-            if not any(ch in f for ch in "*?[") and not os.path.exists(resolve(f)):
-                raise ProjectError(f"held-out text file {f!r} not found", file=file, key="eval.text_files",
-                                   line=_line(text, "eval", "text_files"),
-                                   hint="point it at text files, or leave it empty to use the validation split")
-        task_specs(self, file=file, text=text, resolve=resolve)
+        validate(self, file=project.path or "<project>", text=text, resolve=_resolver(project))
 
     def resolved(self, project) -> dict:
         """This section as a table with every path made absolute (for freezing into a run)."""
@@ -245,6 +232,28 @@ def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
     if isinstance(value, bool) and bool not in types:
         return False
     return isinstance(value, types)
+
+
+def validate(section: EvalSection, *, file: str | None, text: str = "", resolve: Callable[[str], str],
+             check_files: bool = True) -> list[TaskSpec]:
+    """Check the probes, held-out text files and tasks of ``section``; return the task specs.
+
+    Raises:
+        ProjectError: a probe without a mask, a missing text file, or any problem of :func:`task_specs`.
+    """
+    for i, probe in enumerate(section.probes):
+        if not any(m in probe for m in MASK_PLACEHOLDERS):
+            raise ProjectError(f"probe {i + 1} ({probe!r}) has no mask", file=file, key="eval.probes",
+                               line=_line(text, "eval", "probes"),
+                               hint="write the masked word as <mask> (or [MASK]), e.g. \"Paris is the <mask> of "
+                                    "France.\"")
+    if check_files:
+        for f in section.text_files:
+            if not any(ch in f for ch in "*?[") and not os.path.exists(resolve(f)):
+                raise ProjectError(f"held-out text file {f!r} not found", file=file, key="eval.text_files",
+                                   line=_line(text, "eval", "text_files"),
+                                   hint="point it at text files, or leave it empty to use the validation split")
+    return task_specs(section, file=file, text=text, resolve=resolve, check_files=check_files)
 
 
 def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",

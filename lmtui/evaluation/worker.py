@@ -1,0 +1,226 @@
+"""The evaluation worker: ``accelerate launch -m lmtui.evaluation.worker RUN_DIR REQUEST.json``.
+
+Started by :mod:`lmtui.evaluation.stage` (the evaluate stage of ``lmtui run``, or ``lmtui eval``).
+Computes the request's parts in order (perplexity, pseudo-perplexity, probes, then each task
+with each seed), appends ``eval_start``, ``finetune``, ``eval_result`` and ``eval_end`` events
+to the run's events.jsonl (docs/evaluation.md), prints progress to the run's train.log, and
+merges each finished part into ``<run>/eval/results.json`` as soon as it is done, so a stopped
+or failed evaluation keeps what it finished.
+
+SIGINT/SIGTERM: fine-tuning stops at the next step; the worker writes ``eval_end`` with status
+``stopped`` and exits 0. A bad input (task file, column, label) ends it with status ``failed``
+and the message naming the file and line; exit code 1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+from lmtui.errors import LmtuiError
+from lmtui.evaluation import results as res
+from lmtui.evaluation.finetune import StopRequested
+from lmtui.evaluation.stage import read_request
+from lmtui.rundir import RunDir, process_start_time
+
+STOP = {"requested": False}
+
+
+def _request_stop(signum, frame):
+    STOP["requested"] = True
+
+
+def held_out_documents(project, table: dict) -> list[str]:
+    """Held-out text: [eval] text_files, else the project's validation documents.
+
+    Raises:
+        CorpusError: files missing or unreadable, or no documents.
+    """
+    from lmtui.corpus import corpus_documents, read_documents, resolve_files
+    from lmtui.errors import CorpusError
+
+    c = project.corpus
+    read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter)
+    if table["text_files"]:
+        files = resolve_files(table["text_files"], "/", key="eval.text_files")
+        docs = list(read_documents(files, **read))
+    elif c.validation_files:
+        files = resolve_files(c.validation_files, "/", key="corpus.validation_files")
+        docs = list(read_documents(files, **read))
+    else:
+        docs = corpus_documents(project)[1]
+    if not docs:
+        raise CorpusError("the held-out text is empty", key="eval.text_files", hint="set [eval] text_files")
+    return docs
+
+
+def aggregate(spec, per_seed: list[dict]) -> dict:
+    """Mean and standard deviation over seeds of every metric of every split (and entity type)."""
+    from lmtui.evaluation.metrics import mean_std
+
+    first = per_seed[0]
+    splits = {}
+    for split, metrics in first["splits"].items():
+        out = {"examples": metrics["examples"]}
+        for name in spec.metrics:
+            out[name] = mean_std([r["splits"][split][name] for r in per_seed])
+        if "truncated_words" in metrics:
+            out["truncated_words"] = metrics["truncated_words"]
+        splits[split] = out
+    per_type = {}
+    for split, types in first.get("per_type", {}).items():
+        per_type[split] = {t: {m: mean_std([r["per_type"][split][t][m] for r in per_seed])
+                               for m in ("precision", "recall", "f1")} | {"support": v["support"]}
+                           for t, v in types.items()}
+    return {"kind": spec.kind, "preset": spec.preset, "main_metric": spec.metrics[0], "metrics_order": spec.metrics,
+            "seeds": [r["seed"] for r in per_seed], "train_examples": first["train_examples"],
+            "epochs": spec.epochs, "learning_rate": spec.learning_rate, "batch_size": spec.batch_size,
+            "max_seq_length": first["max_seq_length"], "seconds": round(sum(r["seconds"] for r in per_seed), 2),
+            "splits": splits, "per_type": per_type,
+            "per_seed": [{"seed": r["seed"], "splits": r["splits"]} for r in per_seed]}
+
+
+def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
+    """Compute every part of ``request`` and store it in results.json."""
+    import torch
+    from accelerate import Accelerator
+    from transformers.utils import logging as hf_logging
+
+    from lmtui.project.load import parse_project
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                            str(run.project_file))
+    table, label, model_dir = request["eval"], request["label"], request["model"]
+    cpu = request["device"] == "cpu" or not torch.cuda.is_available()
+    precision = request["mixed_precision"]
+    if precision == "auto":
+        precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
+    accelerator = Accelerator(cpu=cpu, mixed_precision=precision)
+    device = accelerator.device
+    parts, fps = request["parts"], request["fingerprints"]
+    emit("eval_start", model=model_dir, step=request["step"], parts=parts, device=str(device),
+         mixed_precision=precision)
+    log(f"evaluating {model_dir} as {label!r} on {device}: {', '.join(parts)}")
+
+    def store(changes: dict) -> None:
+        res.update_entry(run.path, label, {"model": model_dir, "step": request["step"], **changes},
+                         model_fingerprint=request["model_fingerprint"])
+
+    intrinsic = [p for p in parts if not p.startswith("task:")]
+    if intrinsic:
+        from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+        from lmtui.evaluation import intrinsic as intr
+        from lmtui.evaluation.finetune import max_positions
+
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForMaskedLM.from_pretrained(model_dir).to(device).eval()
+        seq_length = min(project.training.max_seq_length, max_positions(model.config))
+        docs = held_out_documents(project, table) if {"perplexity", "pseudo_perplexity"} & set(intrinsic) else []
+        with accelerator.autocast():
+            if "perplexity" in intrinsic:
+                t0 = time.perf_counter()
+                m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
+                                        max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
+                                        batch_size=table["batch_size"],
+                                        masking=intr.masking_config(tokenizer, model, project.training), device=device)
+                store({"perplexity": m | {"fingerprint": fps["perplexity"]}})
+                emit("eval_result", task="perplexity", metrics=m)
+                log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "
+                    f"{m['accuracy']:.4f} ({m['tokens']} masked tokens, {time.perf_counter() - t0:.1f} s)")
+            if STOP["requested"]:
+                raise StopRequested()
+            if "pseudo_perplexity" in intrinsic:
+                t0 = time.perf_counter()
+                m = intr.pseudo_perplexity(model, tokenizer, docs, samples=table["pseudo_perplexity_samples"],
+                                           seed=table["mask_seed"], seq_length=seq_length,
+                                           batch_size=2 * table["batch_size"], device=device)
+                store({"pseudo_perplexity": m | {"fingerprint": fps["pseudo_perplexity"]}})
+                emit("eval_result", task="pseudo_perplexity", metrics=m)
+                log(f"pseudo-perplexity: {m['pseudo_perplexity']:.2f} over {m['tokens']} tokens of {m['samples']} "
+                    f"documents ({time.perf_counter() - t0:.1f} s)")
+            if "probes" in intrinsic:
+                items = intr.fill_mask_probes(model, tokenizer, table["probes"], top_k=table["top_k"], device=device)
+                store({"probes": {"top_k": table["top_k"], "items": items, "fingerprint": fps["probes"]}})
+                emit("eval_result", task="probes", probes=items)
+                for item in items:
+                    tops = " | ".join(", ".join(p["token"] for p in preds) for preds in item["predictions"])
+                    log(f"probe: {item['text']} -> {tops}")
+        del model
+
+    from lmtui.evaluation.finetune import finetune
+    from lmtui.evaluation.readers import load_task
+
+    for spec in specs:
+        if STOP["requested"]:
+            raise StopRequested()
+        data = load_task(spec)
+        per_seed = []
+        for seed in range(table["seed"], table["seed"] + spec.seeds):
+            result = finetune(spec, data, model_dir, seed, accelerator=accelerator, emit=emit, log=log,
+                              stop_requested=lambda: STOP["requested"])
+            result["seed"] = seed
+            per_seed.append(result)
+            for split, metrics in result["splits"].items():
+                emit("eval_result", task=spec.name, seed=seed, split=split, metrics=metrics)
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in spec.metrics)
+                log(f"[{spec.name} seed {seed}] {split}: {shown} ({metrics['examples']} examples)")
+        summary = aggregate(spec, per_seed)
+        summary["fingerprint"] = fps[f"task:{spec.name}"]
+        store({"tasks": {spec.name: summary}})
+        for split, values in summary["splits"].items():
+            emit("eval_result", task=spec.name, split=split, summary=True, seeds=summary["seeds"],
+                 metrics={k: {"mean": v["mean"], "std": v["std"]} for k, v in values.items() if isinstance(v, dict)})
+
+
+def main(run_path: str, request_path: str) -> int:
+    signal.signal(signal.SIGINT, _request_stop)
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    run = RunDir(run_path)
+    request, specs = read_request(request_path)
+    label, request_id = request["label"], request["request_id"]
+    manage = request.get("manage_run_state", False)
+    res.write_state(run.path, worker_pid=os.getpid(), worker_start_time=process_start_time(os.getpid()))
+    if manage:
+        run.update_state(status="running", stage="evaluate", pid=os.getpid(),
+                         pid_start_time=process_start_time(os.getpid()), started=time.time(), ended=None, error=None)
+
+    def emit(type_, **fields):
+        run.emit(type_, label=label, request_id=request_id, **fields)
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    status, error = "finished", None
+    try:
+        evaluate(run, request, specs, emit, log)
+    except StopRequested:
+        status = "stopped"
+    except LmtuiError as exc:
+        status, error = "failed", exc.format()
+    except Exception as exc:  # the log keeps the traceback; the event the one-line cause
+        traceback.print_exc()
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+    if STOP["requested"] and status == "finished":
+        status = "stopped"
+    emit("eval_end", status=status, error=error, results=str(res.results_file(run.path)))
+    log(f"evaluation {status}" + (f": {error}" if error else ""))
+    res.write_state(run.path, status=status, error=error, ended=time.time())
+    if manage:
+        run.update_state(status=status, stage=None, ended=time.time(),
+                         exit_code=0 if status != "failed" else 1, error=error)
+    return 1 if status == "failed" else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print("usage: accelerate launch -m lmtui.evaluation.worker RUN_DIR REQUEST.json", file=sys.stderr)
+        raise SystemExit(2)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    raise SystemExit(main(sys.argv[1], sys.argv[2]))
