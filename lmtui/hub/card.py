@@ -60,6 +60,7 @@ class RunFacts:
     final_eval: dict = field(default_factory=dict)     # last `eval` event
     pretrain_seconds: float | None = None              # wall time of the pretrain stage(s)
     evaluation: list = field(default_factory=list)     # [EvalRow] from eval/results.json
+    probes: list = field(default_factory=list)         # [(sentence, predictions)] from eval/results.json
 
     def section(self, name: str) -> dict:
         value = self.project.get(name)
@@ -68,7 +69,7 @@ class RunFacts:
 
 @dataclass
 class EvalRow:
-    """One evaluation result: task, dataset, split, metric and value."""
+    """One evaluation result: task, dataset, split, metric and value (mean over seeds)."""
 
     task: str
     metric: str
@@ -76,6 +77,9 @@ class EvalRow:
     dataset: str = ""
     split: str = ""
     task_type: str = ""
+    std: float | None = None
+    seeds: int = 1
+    dataset_config: str = ""
 
 
 def _read_json(path: Path) -> dict:
@@ -128,49 +132,110 @@ def collect(run: RunDir) -> RunFacts:
     facts.eval_curve = [evals[k] for k in sorted(evals)]
     facts.pretrain_seconds = pretrain_seconds or None
     facts.evaluation = read_evaluation(run.eval_dir / "results.json")
+    facts.probes = read_probes(run.eval_dir / "results.json")
     return facts
 
 
-def read_evaluation(path: Path) -> list[EvalRow]:
-    """Evaluation results of the evaluate stage, as rows; [] when absent or unreadable.
+TASK_TYPES = {"classification": "text-classification", "token_classification": "token-classification"}
+GLUE = ("sst2", "cola", "mrpc", "qnli", "qqp", "rte", "stsb", "mnli", "wnli")
 
-    Accepted shapes (the evaluate stage owns the format; this reader is lenient):
-    ``{"tasks": {name: {...}}}``, ``{"results": {name: {...}} or [{...}, ...]}`` or a plain
-    ``{name: {...}}``. A task entry is either a dict of metric -> number (numbers only), or has
-    ``metrics`` (a dict of metric -> number) and optionally ``task``/``name``, ``task_type``,
-    ``dataset`` and ``split``.
+
+def _results_entry(data: dict) -> dict:
+    """The results entry of the final model in the evaluate stage's results.json (docs/evaluation.md):
+    ``models.final``, else ``models.model``; {} when there is none (checkpoint entries are not the
+    pushed model)."""
+    models = data.get("models")
+    if not isinstance(models, dict):
+        return {}
+    for label in ("final", "model"):
+        if isinstance(models.get(label), dict):
+            return models[label]
+    return {}
+
+
+def read_evaluation(path: Path) -> list[EvalRow]:
+    """Evaluation results of the final model from ``eval/results.json``; [] when absent or unreadable.
+
+    The evaluate stage owns the format (``lmtui/evaluation/results.py``); this reader takes what
+    it recognises and skips the rest: ``perplexity`` (full held-out MLM loss, perplexity,
+    accuracy), ``pseudo_perplexity``, and ``tasks`` (fine-tuning scores per split, mean and
+    standard deviation over seeds).
     """
-    data = _read_json(path)
-    if not data:
-        return []
-    body: Any = data.get("tasks", data.get("results", data))
-    if isinstance(body, dict):
-        items = [(str(name), entry) for name, entry in body.items()]
-    elif isinstance(body, list):
-        items = [(str(entry.get("task") or entry.get("name") or f"task {i + 1}"), entry)
-                 for i, entry in enumerate(body) if isinstance(entry, dict)]
-    else:
-        return []
-    rows = []
-    for name, entry in items:
-        if not isinstance(entry, dict):
+    entry = _results_entry(_read_json(path))
+    rows: list[EvalRow] = []
+    p = entry.get("perplexity")
+    if isinstance(p, dict):
+        for metric in ("perplexity", "loss", "accuracy"):
+            if _number(p.get(metric)) is not None:
+                rows.append(EvalRow(task="MLM, full validation set", metric=metric, value=float(p[metric]),
+                                    dataset="held-out text", split="validation", task_type="fill-mask"))
+    pp = entry.get("pseudo_perplexity")
+    if isinstance(pp, dict) and _number(pp.get("pseudo_perplexity")) is not None:
+        rows.append(EvalRow(task="pseudo-perplexity (Salazar et al. 2020)", metric="pseudo_perplexity",
+                            value=float(pp["pseudo_perplexity"]), dataset="held-out text", split="validation",
+                            task_type="fill-mask"))
+    tasks = entry.get("tasks")
+    for name, task in sorted(tasks.items() if isinstance(tasks, dict) else []):
+        if not isinstance(task, dict) or not isinstance(task.get("splits"), dict):
             continue
-        metrics = entry.get("metrics") if isinstance(entry.get("metrics"), dict) else entry
-        dataset = entry.get("dataset")
-        if isinstance(dataset, dict):
-            dataset = dataset.get("name") or dataset.get("type") or ""
-        for metric, value in metrics.items():
-            number = _number(value)
-            if number is None or metric in ("seconds", "step", "steps", "epoch", "epochs", "examples",
-                                             "train_examples", "eval_examples", "num_examples", "time"):
+        preset = str(task.get("preset") or "")
+        dataset, config = (("glue", preset) if preset in GLUE else (preset or name, ""))
+        for split, values in task["splits"].items():
+            if not isinstance(values, dict):
                 continue
-            rows.append(EvalRow(task=str(entry.get("task") or entry.get("name") or name), metric=str(metric),
-                                value=number, dataset=str(dataset or ""), split=str(entry.get("split") or ""),
-                                task_type=str(entry.get("task_type") or "")))
+            order = task.get("metrics_order")
+            metrics = [m for m in order if m in values] if isinstance(order, list) and order else \
+                [m for m, v in values.items() if isinstance(v, dict)]  # scores are {mean, std, values}
+            for metric in metrics:
+                value = values[metric]
+                if isinstance(value, dict):
+                    mean, std, seeds = _number(value.get("mean")), _number(value.get("std")), value.get("values")
+                else:
+                    mean, std, seeds = _number(value), None, None
+                if mean is None:
+                    continue
+                rows.append(EvalRow(task=str(name), metric=str(metric), value=mean, dataset=dataset,
+                                    dataset_config=config, split=str(split),
+                                    task_type=TASK_TYPES.get(str(task.get("kind")), "text-classification"),
+                                    std=std, seeds=len(seeds) if isinstance(seeds, list) and seeds else 1))
     return rows
 
 
+def read_probes(path: Path) -> list[tuple[str, str]]:
+    """(sentence, top predictions) of the evaluate stage's fill-mask probes of the final model."""
+    probes = _results_entry(_read_json(path)).get("probes")
+    out = []
+    for item in (probes or {}).get("items", []) if isinstance(probes, dict) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            continue
+        per_mask = []
+        for preds in item.get("predictions") or []:
+            if isinstance(preds, list):
+                per_mask.append(", ".join(f"{str(p.get('token', '?')).strip() or '?'} ({_number(p.get('score')) or 0:.0%})"
+                                          for p in preds[:5] if isinstance(p, dict)))
+        out.append((item["text"], " | ".join(per_mask) or "-"))
+    return out
+
+
 # --------------------------------------------------------------------------- formatting helpers
+METRIC_TITLES = {"perplexity": "perplexity", "loss": "MLM loss", "accuracy": "accuracy", "f1": "F1",
+                 "precision": "precision", "recall": "recall", "matthews_correlation": "MCC",
+                 "pseudo_perplexity": "pseudo-perplexity"}
+PERCENT_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+
+
+def eval_value(row: EvalRow) -> str:
+    """A result as the card's table shows it: percentages for accuracy-like task metrics, ± std."""
+    scale = 100.0 if row.metric in PERCENT_METRICS and row.task_type != "fill-mask" else 1.0
+    if row.task_type == "fill-mask":
+        return f"{row.value:.4f}" if row.metric != "perplexity" and row.metric != "pseudo_perplexity" \
+            else f"{row.value:.2f}"
+    text = f"{row.value * scale:.2f}"
+    if row.std is not None and row.seeds > 1:
+        text += f" ± {row.std * scale:.2f} ({row.seeds} seeds)"
+    return text
+
+
 def human_count(n: float | int | None) -> str:
     """12345678 -> '12.3M'."""
     if n is None:
@@ -349,9 +414,18 @@ def card_metadata(facts: RunFacts, hub: Any, repo_id: str, model_name: str) -> s
                                       dataset_type=dataset_type, dataset_name=corpus, dataset_split="validation",
                                       metric_type=metric, metric_name=name, metric_value=round(metrics[metric], 4)))
     for row in facts.evaluation:
+        if row.task_type == "fill-mask" and _number(metrics.get(row.metric)) is not None:
+            continue  # the run's own final validation result is already in the model-index
+        if row.task_type == "fill-mask":
+            results.append(EvalResult(task_type="fill-mask", task_name=row.task, dataset_type=dataset_type,
+                                      dataset_name=corpus, dataset_split=row.split or None, metric_type=row.metric,
+                                      metric_name=METRIC_TITLES.get(row.metric, row.metric),
+                                      metric_value=round(row.value, 4)))
+            continue
         results.append(EvalResult(task_type=row.task_type or "text-classification", task_name=row.task,
-                                  dataset_type=row.dataset or row.task, dataset_name=row.dataset or row.task,
-                                  dataset_split=row.split or None, metric_type=row.metric, metric_name=row.metric,
+                                  dataset_type=row.dataset or row.task, dataset_name=row.task,
+                                  dataset_config=row.dataset_config or None, dataset_split=row.split or None,
+                                  metric_type=row.metric, metric_name=METRIC_TITLES.get(row.metric, row.metric),
                                   metric_value=round(row.value, 4)))
     arch = architecture(facts)
     tags = ["lmtui", "fill-mask", "masked-language-modeling"] + ([arch] if arch else [])
@@ -419,17 +493,28 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
         out += ["The run recorded no validation result.", ""]
     if has_curve:
         out += [f"![Training and validation loss]({CURVE_FILE})", ""]
-    if facts.evaluation:
-        out += ["### Evaluation", ""]
+    shown = [r for r in facts.evaluation if not (r.task_type == "fill-mask" and _number(metrics.get(r.metric))
+                                                  is not None and abs(metrics[r.metric] - r.value) < 1e-6)]
+    if shown:
+        out += ["### Evaluation", "", "Scores of the final model from `lmtui eval` (fine-tuning tasks: mean ± "
+                "standard deviation over seeds; accuracy-like metrics in %).", ""]
         out += table(("task", "dataset", "split", "metric", "value"),
-                     [(r.task, r.dataset or "-", r.split or "-", r.metric, f"{r.value:.4f}") for r in facts.evaluation])
+                     [(r.task, (r.dataset + (f"/{r.dataset_config}" if r.dataset_config else "")) or "-",
+                       r.split or "-", METRIC_TITLES.get(r.metric, r.metric), eval_value(r))
+                      for r in shown])
+        out += [""]
+    if facts.probes:
+        out += ["### Fill-mask examples", ""]
+        out += table(("sentence", "top predictions"), [(f"`{text}`", preds) for text, preds in facts.probes])
         out += [""]
 
     # usage
     mask = mask_token(facts)
+    example = next((text for text, _ in facts.probes if mask in text),
+                   f"The quick brown fox jumps over the {mask} dog.")
     out += ["## Usage", "", "```python", "from transformers import pipeline", "",
             f'fill_mask = pipeline("fill-mask", model="{repo_id}")',
-            f'print(fill_mask("The quick brown fox jumps over the {mask} dog."))', "```", "",
+            f"print(fill_mask({json.dumps(example, ensure_ascii=False)}))", "```", "",
             "Or load it for fine-tuning:", "", "```python",
             "from transformers import AutoModelForMaskedLM, AutoTokenizer", "",
             f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
