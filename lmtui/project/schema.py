@@ -200,3 +200,4 @@ def section_keys(cls: type) -> list[tuple[str, Any, str, tuple | None]]:
     return out
 
 from lmtui.evaluation import config as _eval_config  # noqa: E402,F401  registers the [eval] section
+from lmtui.hub import config as _hub_config  # noqa: E402,F401  registers the [hub] section
