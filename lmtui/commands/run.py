@@ -44,6 +44,15 @@ def describe(event: dict) -> str | None:
         return f"model: {event['path']}"
     if t == "stopping":
         return "stopping: writing a checkpoint"
+    if t == "push":
+        if event.get("status") == "done":
+            return f"pushed to {event.get('url') or event.get('repo_id')} ({'new commit' if event.get('changed') else 'already up to date'})"
+        return f"push failed: {event.get('error')}"
+    if t == "eval_result" and isinstance(event.get("metrics"), dict):
+        values = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                           for k, v in event["metrics"].items() if isinstance(v, (int, float)))
+        seed = f" seed {event['seed']}" if "seed" in event else ""
+        return f"evaluation {event.get('label', '')}: {event.get('task')}{seed}: {values}"
     if t == "log":
         return event.get("message")
     return None
@@ -125,6 +134,11 @@ def cmd_run(args) -> int:
     from lmtui.project.deep_check import deep_check
 
     deep_check(project)
+    from lmtui.hub.stage import preflight
+
+    warning = preflight(project)
+    if warning:
+        console.print(f"[yellow]warning[/]: {warning}")
     run, resumed = launcher.prepare_run(project, fresh=args.fresh)
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     launcher.start_driver(run)
