@@ -96,3 +96,10 @@ def trained_run(tmp_path_factory, data_dir) -> Path:
     proc = lmtui("run", str(project), cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return only_run(folder / "runs")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that share the trained run go to one xdist worker (`--dist loadgroup`), so it trains once."""
+    for item in items:
+        if "trained_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("trained_run"))
