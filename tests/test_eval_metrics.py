@@ -78,3 +78,21 @@ def test_words_beyond_max_length_are_marked_truncated(trained_tokenizer):
     s = Sentence(["the"] * 40, ["O"] * 40, 1)  # one piece per word
     enc = encode_words(tokenizer, [s], {"O": 0}, max_length=16, token_types=False)
     assert enc.first_tokens[0].count(-1) == 40 - 14
+
+
+def test_sentence_pairs_get_both_segments_and_token_types(trained_tokenizer, data_dir):
+    from lmtui.evaluation.config import PRESETS
+    from lmtui.evaluation.finetune import collate, encode_text
+    from lmtui.evaluation.readers import read_text_examples
+
+    tokenizer = trained_tokenizer("wordpiece")
+    pairs = read_text_examples(data_dir / "glue/MRPC/dev.tsv", fmt="tsv", limit=4, **{
+        k: PRESETS["mrpc"][k] for k in ("text_column", "text_pair_column", "label_column")})
+    enc = encode_text(tokenizer, pairs, {"0": 0, "1": 1}, max_length=32, token_types=True)
+    assert all(len(ids) <= 32 for ids in enc.input_ids)
+    pieces = tokenizer.convert_ids_to_tokens(enc.input_ids[0])
+    assert pieces[0] == "[CLS]" and pieces.count("[SEP]") == 2
+    assert set(enc.token_type_ids[0]) == {0, 1}
+    batch = collate(enc, [0, 1, 2, 3], tokenizer.pad_token_id)
+    assert batch["token_type_ids"].shape == batch["input_ids"].shape
+    assert batch["labels"].tolist() == [int(p.label) for p in pairs]

@@ -220,6 +220,9 @@ def cmd_eval(args) -> int:
         if not _has_model(model_dir):
             raise LmtuiError(f"no model in {model_dir} (config.json missing)",
                              hint="give a folder saved with save_pretrained (config.json, weights, tokenizer)")
+        if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+            raise LmtuiError(f"no tokenizer in {model_dir}",
+                             hint="save the tokenizer into the model folder (tokenizer.save_pretrained(folder))")
         if args.checkpoint is not None:
             raise LmtuiError("--model and --checkpoint exclude each other", hint="give one of them")
         label, step = "model", None
