@@ -58,7 +58,7 @@ def eval_project(folder, data_dir):
         [eval.tasks.sst2]
         preset = "sst2"
         data_dir = "{data_dir}/glue/SST-2"
-        epochs = 5
+        epochs = 3
 
         [eval.tasks.conll]
         preset = "conll2003"
