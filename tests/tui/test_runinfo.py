@@ -87,3 +87,18 @@ def test_formatting_helpers():
     line = sparkline([9, 8, 7, 6, 5, 4, 3, 2], 8)
     assert line[0] == "█" and line[-1] == "▁" and len(line) == 8
     assert len(sparkline(list(range(100)), 16)) == 16
+
+
+def test_hardware_reading_of_this_machine():
+    from lmtui.tui import hardware
+    from lmtui.tui.widgets.hardware import describe
+
+    hardware.sample()
+    reading = hardware.sample()
+    assert 0.0 <= reading.cpu_percent <= 100.0
+    assert 0 < reading.memory_used <= reading.memory_total
+    assert len(reading.gpus) == hardware.gpu_count()
+    for gpu in reading.gpus:
+        assert 0 <= gpu.utilization <= 100 and 0 < gpu.memory_total
+    text = describe(reading).plain
+    assert "CPU" in text and "RAM" in text and all(f"GPU{g.index}" in text for g in reading.gpus)
