@@ -48,11 +48,10 @@ def describe(event: dict) -> str | None:
         if event.get("status") == "done":
             return f"pushed to {event.get('url') or event.get('repo_id')} ({'new commit' if event.get('changed') else 'already up to date'})"
         return f"push failed: {event.get('error')}"
-    if t == "eval_result" and isinstance(event.get("metrics"), dict):
-        values = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                           for k, v in event["metrics"].items() if isinstance(v, (int, float)))
-        seed = f" seed {event['seed']}" if "seed" in event else ""
-        return f"evaluation {event.get('label', '')}: {event.get('task')}{seed}: {values}"
+    if t in ("eval_start", "finetune", "eval_result", "eval_end"):
+        from lmtui.commands.evaluate import describe as describe_evaluation
+
+        return describe_evaluation(event)
     if t == "log":
         return event.get("message")
     return None

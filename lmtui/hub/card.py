@@ -167,7 +167,10 @@ def read_evaluation(path: Path) -> list[EvalRow]:
     if isinstance(p, dict):
         for metric in ("perplexity", "loss", "accuracy"):
             if _number(p.get(metric)) is not None:
-                rows.append(EvalRow(task="MLM, full validation set", metric=metric, value=float(p[metric]),
+                scored = p.get("sequences") or p.get("tokens")
+                label = f"MLM, held-out ({scored} {'sequences' if p.get('sequences') else 'masked tokens'})" \
+                    if scored else "MLM, held-out"
+                rows.append(EvalRow(task=label, metric=metric, value=float(p[metric]),
                                     dataset="held-out text", split="validation", task_type="fill-mask"))
     pp = entry.get("pseudo_perplexity")
     if isinstance(pp, dict) and _number(pp.get("pseudo_perplexity")) is not None:

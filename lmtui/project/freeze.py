@@ -70,7 +70,10 @@ def dump_toml(tables: dict[str, dict]) -> str:
 
 def resolved_tables(project: Project) -> dict[str, dict]:
     """Every section with every key (defaults filled in) and paths made absolute."""
-    tables = {name: asdict(project.section(name)) for name in SECTIONS}
+    tables = {}
+    for name in SECTIONS:
+        section = project.section(name)
+        tables[name] = section.resolved(project) if hasattr(section, "resolved") else asdict(section)
     p, c, t, m = tables["project"], tables["corpus"], tables["tokenizer"], tables["model"]
     p["output_dir"] = output_dir(project)
     p["cache_dir"] = cache_dir(project)

@@ -256,6 +256,9 @@ def check_consistency(project: Project, text: str | None = None) -> None:
     if out.exists() and not out.is_dir():
         fail(f"output_dir {str(out)!r} is a file", "project", "output_dir",
              "choose a folder path, or move that file away")
+    for section in project.extra.values():  # registered sections ([eval], [hub]) check themselves
+        if hasattr(section, "check"):
+            section.check(project, text)
 
 
 def project_dir(project: Project) -> Path:
