@@ -207,7 +207,7 @@ def cmd_eval(args) -> int:
     from lmtui.evaluation.readers import load_task
     from lmtui.evaluation.stage import final_step, plan, request_summary, resolved_specs, spawn
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     run, project = resolve_target(args.target, args.set, _search_dirs(args))
     if args.stop:
         if run is None or not stop_eval(run):

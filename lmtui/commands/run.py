@@ -128,7 +128,7 @@ def report(run: RunDir, status: str, console: Console) -> int:
 
 
 def cmd_run(args) -> int:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     project = launcher.load_with_overrides(args.project, args.set)
     from lmtui.project.deep_check import deep_check
 
@@ -152,7 +152,7 @@ def cmd_prepare(args) -> int:
     from lmtui.dataset import prepare_dataset
     from lmtui.tokenization import prepare_tokenizer
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     project = launcher.load_with_overrides(args.project, args.set)
     t0 = time.perf_counter()
     folder, cached = prepare_tokenizer(project, log=console.print)

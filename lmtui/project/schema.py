@@ -187,8 +187,18 @@ CORE_SECTIONS = tuple(SECTIONS)
 
 
 def register_section(name: str, cls: type) -> None:
-    """Add a section (``[eval]``, ``[hub]``) defined by another module to the schema."""
-    SECTIONS[name] = cls
+    """Add a section (``[eval]``, ``[hub]``) defined by another module to the schema.
+
+    The core sections keep their file order and registered ones follow by name, so the
+    order (of the README's key reference, of frozen projects) does not depend on which
+    module happened to be imported first.
+    """
+    extra = {k: v for k, v in SECTIONS.items() if k not in CORE_SECTIONS}
+    extra[name] = cls
+    core = {k: SECTIONS[k] for k in CORE_SECTIONS}
+    SECTIONS.clear()
+    SECTIONS.update(core)
+    SECTIONS.update(sorted(extra.items()))
 
 
 def section_keys(cls: type) -> list[tuple[str, Any, str, tuple | None]]:
