@@ -47,9 +47,11 @@ def _write_split(documents: list[str], tokenizer, bin_path: Path, idx_path: Path
     backend = tokenizer.backend_tokenizer
     with open(bin_path, "wb") as out:
         for start in range(0, len(documents), ENCODE_BATCH):
-            encodings = backend.encode_batch(documents[start:start + ENCODE_BATCH], add_special_tokens=True)
-            lengths = [len(e.ids) for e in encodings]
-            flat = np.fromiter((i for e in encodings for i in e.ids), dtype=dtype, count=sum(lengths))
+            # encode_batch_fast: the same ids without character offsets, about 25% faster
+            ids = [e.ids for e in backend.encode_batch_fast(documents[start:start + ENCODE_BATCH],
+                                                            add_special_tokens=True)]
+            lengths = [len(x) for x in ids]
+            flat = np.fromiter((i for x in ids for i in x), dtype=dtype, count=sum(lengths))
             out.write(flat.tobytes())
             for n in lengths:
                 total += n

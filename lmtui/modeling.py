@@ -107,9 +107,15 @@ def mlm_head(model) -> nn.Module | callable:
 class MaskedLMObjective(nn.Module):
     """Masked-LM loss with the head applied to masked positions only.
 
-    forward(input_ids (B, T) int64, labels (B, T) int64 with -100 on unselected positions,
-    attention_mask (B, T) or None) returns (loss: mean cross-entropy over selected tokens,
-    correct: number of selected tokens predicted right, count: number of selected tokens).
+    forward(input_ids (B, T) int64, labels, attention_mask (B, T) or None, positions=None,
+    accuracy=True) returns (loss: mean cross-entropy over selected tokens, 0 when none is
+    selected; correct: number of selected tokens predicted right, None when ``accuracy`` is
+    False; count: number of selected tokens).
+
+    ``labels`` is either (B, T) int64 with -100 on unselected positions, or, with
+    ``positions`` (n,) int64 flat indices (row * T + column) of the selected tokens, the (n,)
+    target ids of those positions; the second form gathers rows with ``index_select`` and
+    never waits for the device (a boolean index does), which is how the trainer calls it.
     """
 
     def __init__(self, model):
@@ -118,13 +124,17 @@ class MaskedLMObjective(nn.Module):
         self.encoder = getattr(model, model.base_model_prefix)
         self.head = mlm_head(model)
 
-    def forward(self, input_ids, labels, attention_mask=None):
+    def forward(self, input_ids, labels, attention_mask=None, positions=None, accuracy=True):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        selected = labels != IGNORE_INDEX
-        logits = self.head(hidden[selected])
-        targets = labels[selected]
-        loss = F.cross_entropy(logits.float(), targets)
-        correct = (logits.argmax(-1) == targets).sum()
+        if positions is None:
+            selected = labels != IGNORE_INDEX
+            hidden, targets = hidden[selected], labels[selected]
+        else:
+            hidden, targets = hidden.flatten(0, 1).index_select(0, positions), labels
+        logits = self.head(hidden)
+        # sum / count rather than mean: a micro-batch with nothing selected gives 0, not NaN
+        loss = F.cross_entropy(logits.float(), targets, reduction="sum") / max(targets.numel(), 1)
+        correct = (logits.argmax(-1) == targets).sum() if accuracy else None
         return loss, correct, targets.numel()
 
 
@@ -148,7 +158,7 @@ def flops_per_token(model, seq_len: int, mlm_fraction: float) -> float:
     vocab = cfg.vocab_size
     _, non_embedding = parameter_counts(model)
     out = model.get_output_embeddings()
-    if out is not None and out.weight.data_ptr() != model.get_input_embeddings().weight.data_ptr():
+    if out is not None and out.weight is not model.get_input_embeddings().weight:  # untied projection
         non_embedding -= out.weight.numel()
     return 6 * non_embedding + 12 * layers * hidden * seq_len + 6 * hidden * vocab * mlm_fraction
 

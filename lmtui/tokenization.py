@@ -101,8 +101,44 @@ def train_tokenizer(documents: list[str], kind: str, *, vocab_size: int, min_fre
     """
     tok, trainer = _build(kind, lowercase, vocab_size, min_frequency)
     tok.train_from_iterator(documents, trainer=trainer, length=len(documents))
+    tok = canonical_ids(tok, kind)
     tok.post_processor = _post_processor(kind, tok)
     return wrap_fast(tok, kind, model_max_length)
+
+
+def canonical_ids(tok, kind: str):
+    """The same tokenizer with its piece ids in a canonical order, so training is reproducible.
+
+    The `tokenizers` WordPiece and Unigram trainers keep pieces in hash maps, so pieces of equal
+    count or score get different ids from one training to the next (byte-level BPE is stable):
+    the same corpus would give differently initialised models. Special tokens keep their ids;
+    WordPiece pieces (whose ids carry no meaning for encoding) follow sorted by text, Unigram
+    pieces by decreasing score, then text. (The WordPiece trainer can still break a tie at the
+    vocabulary cut-off differently, changing a piece or two; a run reuses its cached tokenizer.)
+    Returns ``tok`` itself for byte-level BPE.
+    """
+    if kind not in ("wordpiece", "unigram"):
+        return tok
+    from tokenizers import Tokenizer
+
+    spec = json.loads(tok.to_str())
+    model = spec["model"]
+    specials = {t["content"] for t in spec["added_tokens"] if t.get("special")}
+    if kind == "wordpiece":
+        ranked = sorted(model["vocab"].items(), key=lambda kv: kv[1])
+        head = [t for t, _ in ranked if t in specials]
+        rest = sorted(t for t, _ in ranked if t not in specials)
+        model["vocab"] = {t: i for i, t in enumerate(head + rest)}
+    else:
+        pieces = model["vocab"]
+        model["vocab"] = [p for p in pieces if p[0] in specials] + sorted(
+            (p for p in pieces if p[0] not in specials), key=lambda p: (-p[1], p[0]))
+        head = [p[0] for p in pieces if p[0] in specials]
+        model["unk_id"] = next(i for i, p in enumerate(model["vocab"]) if p[0] == "<unk>")
+    first = {t: i for i, t in enumerate(head)}
+    for t in spec["added_tokens"]:  # both trainers put the specials first: their ids do not change
+        t["id"] = first.get(t["content"], t["id"])
+    return Tokenizer.from_str(json.dumps(spec))
 
 
 def tokenizer_fingerprint(project) -> str:

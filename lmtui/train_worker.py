@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from lmtui.data import MaskingConfig, Sequences, TrainStream, eval_batches
+from lmtui.data import CHUNK_COST, MaskingConfig, Sequences, TrainStream, eval_batches
 from lmtui.dataset import TokenCache
 from lmtui.modeling import (MaskedLMObjective, build_model, flops_per_token, gpu_peak_flops, parameter_counts,
                             perplexity)
@@ -40,6 +40,26 @@ STOP = {"requested": False}
 
 def _request_stop(signum, frame):
     STOP["requested"] = True
+
+
+def die_with_launcher() -> None:
+    """Ask Linux to kill this process when its launcher dies.
+
+    torchrun (also behind ``accelerate launch --multi_gpu``) starts every rank in a session of
+    its own, out of reach of the run's process group: without this, killing a run (``lmtui stop
+    --force``, a crash of the driver) would leave its ranks training as orphans. Only for ranks
+    of torchrun's agent (``TORCHELASTIC_RUN_ID``), which signals its ranks and waits for them on
+    a stop: a single-process ``accelerate launch`` exits on SIGINT before its child has written
+    the stop checkpoint.
+    """
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return
+    import ctypes
+
+    launcher = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != launcher:  # the launcher died before the request took effect
+        os._exit(1)
 
 
 def resolve_mixed_precision(setting: str, device: torch.device) -> str:
@@ -68,6 +88,17 @@ def make_optimizer(model, tr, fused: bool):
     groups = [{"params": decay, "weight_decay": tr.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=tr.learning_rate, betas=(tr.adam_beta1, tr.adam_beta2),
                              eps=tr.adam_epsilon, fused=fused)
+
+
+def peak_memory(device: torch.device) -> dict:
+    """Peak resident memory of this process in MiB and, on CUDA, the peak memory allocated by torch."""
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    out = {"peak_rss_mb": round(rss / (2 ** 20 if sys.platform == "darwin" else 1024), 1)}
+    if device.type == "cuda":
+        out["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
+    return out
 
 
 def evaluate(objective, accelerator, sequences, masking, tr) -> dict:
@@ -103,6 +134,7 @@ def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: dict,
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()  # every rank has written its files (random_states_<rank>.pkl) before the rename
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(objective).model
         model.save_pretrained(tmp / "model", safe_serialization=True)
@@ -178,7 +210,7 @@ def main(run_path: str) -> int:
     objective = MaskedLMObjective(model)
     if tr.compile:
         objective.encoder = torch.compile(objective.encoder)
-    optimizer = make_optimizer(model, tr, fused=accelerator.device.type == "cuda")
+    optimizer = make_optimizer(model, tr, fused=accelerator.device.type in ("cuda", "cpu"))
     warmup = tr.warmup_steps or int(tr.warmup_ratio * max_steps)
     scheduler = get_scheduler("constant_with_warmup" if tr.lr_scheduler == "constant" else tr.lr_scheduler,
                               optimizer, num_warmup_steps=warmup, num_training_steps=max_steps)
@@ -195,7 +227,8 @@ def main(run_path: str) -> int:
         print(f"resumed from {last} at step {step}", flush=True)
 
     stream = TrainStream(train_seqs, masking, seed=tr.seed, batch_size=tr.batch_size,
-                         micro_batch_size=tr.micro_batch_size, rank=rank, world_size=world)
+                         micro_batch_size=tr.micro_batch_size, rank=rank, world_size=world,
+                         chunk_cost=CHUNK_COST.get(accelerator.device.type, CHUNK_COST["cuda"]))
     loader = torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=itertools.count(step * accumulation), num_workers=hw.dataloader_num_workers,
         pin_memory=accelerator.device.type == "cuda", persistent_workers=hw.dataloader_num_workers > 0,
@@ -208,12 +241,15 @@ def main(run_path: str) -> int:
     tokens_per_step = tr.batch_size * tr.max_seq_length
     emit("train_start", max_steps=max_steps, start_step=step, batch_size=tr.batch_size,
          micro_batch_size=tr.micro_batch_size, gradient_accumulation_steps=accumulation, num_processes=world,
-         device=str(accelerator.device), mixed_precision=accelerator.mixed_precision, params=params,
-         non_embedding_params=non_embedding, tokens_per_step=tokens_per_step,
-         train_sequences=len(train_seqs), validation_sequences=len(valid_seqs), warmup_steps=warmup)
+         device=str(accelerator.device), backend=accelerator.state.backend,
+         mixed_precision=accelerator.mixed_precision, params=params, non_embedding_params=non_embedding,
+         tokens_per_step=tokens_per_step,
+         train_sequences=len(train_seqs), validation_sequences=len(valid_seqs), warmup_steps=warmup,
+         flops_per_token=fpt, peak_flops=peak)
     print(f"training {type(model).__name__} ({params / 1e6:.2f}M parameters) on {accelerator.device} x{world}, "
           f"steps {step}->{max_steps}, batch {tr.batch_size} = {tr.micro_batch_size} x {accumulation} "
-          f"accumulation x {world} processes, precision {accelerator.mixed_precision}", flush=True)
+          f"accumulation x {world} processes ({accelerator.state.backend or 'no'} backend), "
+          f"precision {accelerator.mixed_precision}", flush=True)
 
     objective.train()
     loss_sum = torch.zeros((), device=accelerator.device)
@@ -226,19 +262,26 @@ def main(run_path: str) -> int:
     if step == 0:
         metrics = evaluate(objective, accelerator, valid_seqs, masking, tr)
         emit("eval", step=0, **metrics)
+        interval_start = session_start = time.perf_counter()  # throughput excludes evaluation
     while step < max_steps:
         for k in range(accumulation):
             batch = next(batches)
             interval_tokens += batch["num_tokens"]
-            ids = batch["input_ids"].to(accelerator.device, non_blocking=True)
-            labels = batch["labels"].to(accelerator.device, non_blocking=True)
-            mask = batch["attention_mask"]
-            mask = None if mask is None else mask.to(accelerator.device, non_blocking=True)
-            sync = k == accumulation - 1
-            with nullcontext() if sync else accelerator.no_sync(objective):
-                loss, _, _ = objective(ids, labels, mask)
-                accelerator.backward(loss / accumulation)
-            loss_sum += loss.detach()
+            chunks = batch["chunks"]
+            for c, chunk in enumerate(chunks):
+                # a chunk's mean loss weighted by its share of the micro-batch's masked tokens: the
+                # chunks' gradients add up to the gradient of the micro-batch's mean loss
+                weight = len(chunk["targets"]) / max(batch["num_targets"], 1)
+                ids = chunk["input_ids"].to(accelerator.device, non_blocking=True)
+                positions = chunk["positions"].to(accelerator.device, non_blocking=True)
+                targets = chunk["targets"].to(accelerator.device, non_blocking=True)
+                mask = chunk["attention_mask"]
+                mask = None if mask is None else mask.to(accelerator.device, non_blocking=True)
+                sync = k == accumulation - 1 and c == len(chunks) - 1
+                with nullcontext() if sync else accelerator.no_sync(objective):
+                    loss, _, _ = objective(ids, targets, mask, positions, accuracy=False)
+                    accelerator.backward(loss * (weight / accumulation))
+                loss_sum += loss.detach() * weight
             loss_count += 1
         if tr.max_grad_norm:
             grad_norm = accelerator.clip_grad_norm_(objective.parameters(), tr.max_grad_norm)
@@ -285,7 +328,7 @@ def main(run_path: str) -> int:
         if stopped:
             emit("stopping", signal="SIGINT/SIGTERM")
             save_checkpoint(accelerator, run, objective, tokenizer, saved_state, tr.save_total_limit)
-            emit("train_end", status="stopped", step=step)
+            emit("train_end", status="stopped", step=step, **peak_memory(accelerator.device))
             print(f"stopped at step {step}; checkpoint written", flush=True)
             return 0
         if step % tr.save_steps == 0 or step == max_steps:
@@ -293,8 +336,8 @@ def main(run_path: str) -> int:
 
     save_final_model(accelerator, run, objective, tokenizer)
     final = run.last_event("eval") if main_process else None
-    emit("train_end", status="finished", step=step, metrics=final and {k: final[k] for k in
-                                                                       ("loss", "perplexity", "accuracy")})
+    emit("train_end", status="finished", step=step, **peak_memory(accelerator.device),
+         metrics=final and {k: final[k] for k in ("loss", "perplexity", "accuracy")})
     accelerator.end_training()
     return 0
 
@@ -304,4 +347,5 @@ if __name__ == "__main__":
         print("usage: accelerate launch -m lmtui.train_worker RUN_DIR", file=sys.stderr)
         raise SystemExit(2)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    die_with_launcher()
     raise SystemExit(main(sys.argv[1]))

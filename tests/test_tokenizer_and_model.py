@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -40,6 +42,29 @@ def test_autotokenizer_reproduces_the_trained_tokenizer(saved_tokenizer):
         assert loaded.tokenize("The BIG Cat") == loaded.tokenize("the big cat")  # lowercasing survives reload
     else:
         assert (loaded.bos_token_id, loaded.pad_token_id, loaded.eos_token_id) == (0, 1, 2)
+
+
+@pytest.mark.parametrize("kind", ["wordpiece", "unigram"])
+def test_canonical_ids_keep_the_pieces_and_number_them_the_same_way_every_time(kind):
+    from tokenizers import Tokenizer
+
+    from lmtui.tokenization import _build, canonical_ids
+
+    tok, trainer = _build(kind, lowercase=False, vocab_size=1500, min_frequency=2)
+    tok.train_from_iterator(DOCS, trainer=trainer)
+    renumbered = canonical_ids(Tokenizer.from_str(tok.to_str()), kind)
+    for doc in DOCS[:200]:
+        assert renumbered.encode(doc).tokens == tok.encode(doc).tokens  # same pieces, same segmentation
+    vocab = renumbered.get_vocab()
+    assert sorted(vocab.values()) == list(range(len(vocab)))
+    assert {t: tok.token_to_id(t) for t in ("[PAD]", "[UNK]", "[MASK]", "<s>", "<unk>", "<mask>") if t in vocab} == \
+        {t: vocab[t] for t in ("[PAD]", "[UNK]", "[MASK]", "<s>", "<unk>", "<mask>") if t in vocab}
+    ordinary = sorted((i, t) for t, i in vocab.items() if i >= 5)
+    if kind == "wordpiece":  # ids follow the text of the pieces, whatever order training found them in
+        assert [t for _, t in ordinary] == sorted(t for _, t in ordinary)
+    else:  # ids follow decreasing score
+        scores = dict(map(tuple, json.loads(renumbered.to_str())["model"]["vocab"]))
+        assert all(scores[a] >= scores[b] for (_, a), (_, b) in zip(ordinary, ordinary[1:]))
 
 
 def test_mask_token_absorbs_the_space_before_it(saved_tokenizer):

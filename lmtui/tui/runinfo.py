@@ -200,6 +200,11 @@ class RunTracker:
         return self.last_train.get("tokens_per_s") if self.last_train else None
 
     @property
+    def mfu(self) -> float | None:
+        """Model FLOPs utilization of the last logging interval (a fraction; GPU runs only)."""
+        return self.last_train.get("mfu") if self.last_train else None
+
+    @property
     def device(self) -> str:
         if self.train_start:
             n = self.train_start.get("num_processes") or 1

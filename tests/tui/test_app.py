@@ -176,6 +176,19 @@ async def test_run_screen_charts_log_details_and_config(runs_root, tmp_path):
         assert isinstance(app.screen, RunsScreen)
 
 
+async def test_run_header_shows_mfu_when_the_trainer_reports_it(tmp_path):
+    root = tmp_path / "runs"
+    root.mkdir()
+    run = write_run(root, "gpu-20270115-070000", status="running", steps=100, max_steps=200, pid=os.getpid())
+    run.emit("train", step=110, max_steps=200, epoch=0.5, loss=2.5, learning_rate=1e-4, grad_norm=1.0,
+             tokens=110 * 1024, tokens_per_s=512_000.0, elapsed_s=220.0, eta_s=180.0, mfu=0.412)
+    app = make_app([root], tmp_path)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_run(app, pilot, run.path)
+        header = str(app.screen.query_one("#run-header").content)
+        assert "MFU 41%" in header and "512" in header
+
+
 async def test_log_tab_follows_new_lines_and_partial_lines(runs_root, tmp_path):
     app = make_app([runs_root], tmp_path)
     run = RunDir(runs_root / "demo-20270115-075900")

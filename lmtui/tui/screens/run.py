@@ -45,7 +45,7 @@ def header_text(t: RunTracker) -> Text:
         out.append(f"  stage {t.stage}")
     step = f"{t.step}/{t.max_steps}" if t.max_steps else (str(t.step) if t.step is not None else "-")
     out.append(f"\nstep {step}  loss {fmt_number(t.loss)}  ppl {fmt_number(t.perplexity)}  "
-               f"tok/s {fmt_rate(t.tokens_per_s)}  elapsed {fmt_duration(t.elapsed)}  ETA {fmt_duration(t.eta)}  "
+               f"tok/s {fmt_rate(t.tokens_per_s)}{'' if t.mfu is None else f'  MFU {t.mfu:.0%}'}  elapsed {fmt_duration(t.elapsed)}  ETA {fmt_duration(t.eta)}  "
                f"{t.device}")
     return out
 
