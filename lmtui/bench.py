@@ -327,7 +327,9 @@ def run_lmtui(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, wor
     t0 = time.perf_counter()
     _, _, cached = prepare_dataset(project, run.tokenizer_dir, log=lambda m: None)
     cached_s = time.perf_counter() - t0
-    assert cached, "the second dataset stage rebuilt the cache"
+    if not cached:
+        raise LmtuiError("the second dataset stage rebuilt the token cache instead of reusing it",
+                         file=str(run.log_file), hint="a bug: report it with this log")
     train, start = last["train"], last["train_start"]
     tps = train["tokens"] / max(train["elapsed_s"], 1e-9)
     mfu = tps * start["flops_per_token"] / start["peak_flops"] if start.get("peak_flops") else None
