@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,7 @@ def bench_startup(repeats: int = 5) -> dict:
 def bench_charts(points: int = 100_000, repeats: int = 15) -> dict:
     from textual.app import App
 
-    from lmtui.tui.series import Series
+    from lmtui.runs.series import Series
     from lmtui.tui.widgets.chart import Chart, Curve
 
     rng = random.Random(0)

@@ -1,27 +1,27 @@
 """The `lmtui` command line: `lmtui` alone opens the terminal UI; subcommands work headless.
 
 Each subcommand lives in ``lmtui/commands/<name>.py`` with ``register(subparsers)``, which adds
-its parser and sets ``func(args) -> int``. Heavy libraries (torch, transformers) are imported
+its parser and sets ``func(args) -> int``; :data:`COMMANDS` lists them. Heavy libraries (torch, transformers) are imported
 inside the commands that need them, so `lmtui --help` and the UI start fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from lmtui import __version__
+from lmtui.commands import bench, evaluate, project, push, run, runs
 from lmtui.errors import LmtuiError
 
-COMMAND_MODULES = [
-    "lmtui.commands.project",   # new, check, keys
-    "lmtui.commands.run",       # run, prepare
-    "lmtui.commands.runs",      # runs, logs, stop, resume
-    "lmtui.commands.evaluate",  # eval, compare
-    "lmtui.commands.push",      # push
-    "lmtui.commands.bench",     # bench
-]
+COMMANDS = (
+    project,   # new, check, keys
+    run,       # run, prepare
+    runs,      # runs, logs, stop, resume
+    evaluate,  # eval, compare
+    push,      # push
+    bench,     # bench
+)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -31,13 +31,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         description="Train masked language models from one project file. `lmtui [PROJECT.toml ...]` without a command opens the terminal UI.")
     parser.add_argument("--version", action="version", version=f"lmtui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if not exc.name or not name.startswith(exc.name):
-                raise
-            continue
+    for module in COMMANDS:
         module.register(sub)
     return parser, sub.choices
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from lmtui.fsutil import atomic_write_json, atomic_write_text
 from lmtui.project.freeze import frozen_text
 from lmtui.project.load import parse_project
-from lmtui.rundir import RunDir, atomic_write_json, atomic_write_text
+from lmtui.runs.rundir import RunDir
 
 DATA = (Path(__file__).resolve().parents[1].parent / "shared" / "data").resolve()  # beside the repository
 

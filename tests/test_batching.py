@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from lmtui.data import MaskingConfig, Sequences, TrainStream, collate, mask_tokens, split_by_length
+from lmtui.data.batches import MaskingConfig, Sequences, TrainStream, collate, mask_tokens, split_by_length
 
 
 class _Documents:
@@ -64,7 +64,7 @@ def test_line_by_line_chunks_hold_the_same_masked_tokens_as_the_padded_micro_bat
 def test_chunked_gradient_equals_the_gradient_of_the_whole_micro_batch():
     from transformers import BertConfig, BertForMaskedLM
 
-    from lmtui.modeling import MaskedLMObjective
+    from lmtui.train.model import MaskedLMObjective
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=1000, hidden_size=32, intermediate_size=64, num_attention_heads=2,
@@ -95,7 +95,7 @@ def test_chunked_gradient_equals_the_gradient_of_the_whole_micro_batch():
 def test_an_empty_selection_gives_zero_loss_not_nan():
     from transformers import BertConfig, BertForMaskedLM
 
-    from lmtui.modeling import MaskedLMObjective
+    from lmtui.train.model import MaskedLMObjective
 
     model = BertForMaskedLM(BertConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_attention_heads=2,
                                        num_hidden_layers=1))

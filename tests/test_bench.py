@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, lmtui
 
 BASELINE = REPO.parent / "shared" / "bench" / "baseline_mlm.py"

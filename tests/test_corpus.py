@@ -7,9 +7,9 @@ import json
 import shutil
 
 import pytest
-
 from conftest import DATA, lmtui, write_project
-from lmtui.corpus import CorpusStats, read_documents, resolve_files, split_documents
+
+from lmtui.data.corpus import CorpusStats, read_documents, resolve_files, split_documents
 from lmtui.errors import CorpusError
 
 WIKI = DATA / "wikitext-2" / "valid.txt"

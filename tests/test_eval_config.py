@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from lmtui.errors import ProjectError
-from lmtui.evaluation.config import EvalSection
 from lmtui.evaluation.stage import resolved_specs, wanted
 from lmtui.project.load import load_project, parse_project
+from lmtui.project.sections.eval import EvalSection
 
 HEAD = """
 [project]
@@ -31,7 +31,7 @@ def project_file(tmp_path: Path, data_dir: Path, body: str) -> Path:
 
 def check(path: Path):
     project = load_project(path)
-    project.extra["eval"].check(project, path.read_text())
+    project.eval.check(project, path.read_text())
     return project
 
 
@@ -129,7 +129,7 @@ def test_resolved_section_makes_task_paths_absolute(tmp_path, data_dir):
         validation_file = "data/dev.jsonl"
     """)
     project = load_project(path, check=False)  # the files need not exist to be resolved
-    table = project.extra["eval"].resolved(project)
+    table = project.eval.resolved(project)
     assert table["text_files"] == [str(tmp_path / "held/out.txt")]
     assert table["tasks"]["mine"]["train_file"] == str(tmp_path / "data/train.jsonl")
     assert isinstance(EvalSection().tasks, dict)

@@ -34,7 +34,7 @@ def test_mean_and_sample_standard_deviation():
 @pytest.fixture(scope="module")
 def trained_tokenizer(data_dir):
     """A function kind -> tokenizer trained on WikiText-2 lines (each kind trained once)."""
-    from lmtui.tokenization import train_tokenizer
+    from lmtui.data.tokenizer import train_tokenizer
 
     lines = (data_dir / "wikitext-2/test.txt").read_text().splitlines()
     documents = [line.strip() for line in lines if line.strip()][:1500]
@@ -81,9 +81,9 @@ def test_words_beyond_max_length_are_marked_truncated(trained_tokenizer):
 
 
 def test_sentence_pairs_get_both_segments_and_token_types(trained_tokenizer, data_dir):
-    from lmtui.evaluation.config import PRESETS
     from lmtui.evaluation.finetune import collate, encode_text
     from lmtui.evaluation.readers import read_text_examples
+    from lmtui.project.sections.eval import PRESETS
 
     tokenizer = trained_tokenizer("wordpiece")
     pairs = read_text_examples(data_dir / "glue/MRPC/dev.tsv", fmt="tsv", limit=4, **{

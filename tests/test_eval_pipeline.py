@@ -8,7 +8,6 @@ import json
 import textwrap
 
 import pytest
-
 from conftest import events, lmtui
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("eval_pipeline")]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from lmtui.evaluation.config import PRESETS, TaskSpec
 from lmtui.evaluation.readers import (TaskDataError, iob1_to_iob2, load_task, read_conll, read_text_examples,
                                       token_label_list)
+from lmtui.project.sections.eval import PRESETS, TaskSpec
 
 
 def test_iob1_becomes_iob2():

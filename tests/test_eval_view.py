@@ -65,7 +65,7 @@ async def test_eval_results_widget_shows_every_model_probes_and_updates(tmp_path
     from textual.app import App
     from textual.widgets import DataTable
 
-    from lmtui.tui.eval_view import EvalResults
+    from lmtui.tui.widgets.eval_view import EvalResults
 
     run = make_run(tmp_path, "r", {"final": entry(9.0, [0.9], f1_per=0.75)})
     res.update_entry(run, "final", {"probes": {"items": [{"text": "Paris is the <mask> of France.", "predictions": [
@@ -91,7 +91,7 @@ async def test_eval_results_widget_shows_every_model_probes_and_updates(tmp_path
 async def test_eval_results_widget_without_results_says_how_to_get_them(tmp_path):
     from textual.app import App
 
-    from lmtui.tui.eval_view import EvalResults
+    from lmtui.tui.widgets.eval_view import EvalResults
 
     (tmp_path / "r").mkdir()
 
@@ -109,7 +109,7 @@ async def test_compare_table_puts_runs_side_by_side(tmp_path):
     from textual.app import App
     from textual.widgets import DataTable
 
-    from lmtui.tui.eval_view import CompareTable
+    from lmtui.tui.widgets.eval_view import CompareTable
 
     a = make_run(tmp_path, "a", {"final": entry(20.0, [0.8])})
     b = make_run(tmp_path, "b", {"final": entry(15.0, [0.7])})
@@ -128,7 +128,7 @@ async def test_compare_table_puts_runs_side_by_side(tmp_path):
 
 
 def test_the_views_and_the_config_import_no_torch():
-    code = ("import sys, lmtui.tui.eval_view, lmtui.evaluation.stage, lmtui.project.schema; "
+    code = ("import sys, lmtui.tui.widgets.eval_view, lmtui.evaluation.stage, lmtui.project.schema; "
             "print([m for m in ('torch', 'transformers', 'numpy', 'sklearn') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -15,7 +15,7 @@ import pytest
 from fake_hub import READ_TOKEN, TEST_TOKEN, fake_hub  # noqa: F401  (fixture)
 from hub_run import copy_run, tiny_run_template  # noqa: F401  (fixture)
 
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL_FILES = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"}

@@ -1,4 +1,4 @@
-"""The TUI's push dialog (lmtui/tui/push_screen.py) against the local fake Hub."""
+"""The TUI's push dialog (lmtui/tui/screens/push.py) against the local fake Hub."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hub_run import copy_run, tiny_run_template  # noqa: F401  (fixture)
 from textual.app import App
 from textual.widgets import Button, Checkbox, Static
 
-from lmtui.tui.push_screen import PushScreen
+from lmtui.tui.screens.push import PushScreen
 
 
 class PushApp(App):
@@ -94,7 +94,7 @@ async def test_push_dialog_shows_a_missing_token_and_stays_up(tiny_run_template,
 
 
 def test_push_screen_imports_neither_torch_nor_transformers():
-    code = ("import sys, lmtui.tui.push_screen, lmtui.hub.push, lmtui.hub.stage, lmtui.hub.config\n"
+    code = ("import sys, lmtui.tui.screens.push, lmtui.hub.push, lmtui.hub.stage, lmtui.project.sections.hub\n"
             "heavy = [m for m in ('torch', 'transformers') if m in sys.modules]\n"
             "assert not heavy, heavy")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -14,7 +14,6 @@ import signal
 import time
 
 import pytest
-
 from conftest import events, lmtui, only_run, wikitext_bert_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
@@ -26,8 +25,8 @@ NO_DROPOUT = 'config_overrides = { hidden_size = 64, num_attention_heads = 2, in
 
 @pytest.fixture(scope="module")
 def tokenizer_dir(tmp_path_factory, data_dir):
-    from lmtui.corpus import read_documents
-    from lmtui.tokenization import train_tokenizer
+    from lmtui.data.corpus import read_documents
+    from lmtui.data.tokenizer import train_tokenizer
 
     folder = tmp_path_factory.mktemp("tokenizer")
     docs = list(read_documents([data_dir / "wikitext-2" / "test.txt"]))
@@ -119,8 +118,8 @@ def test_two_process_run_killed_mid_way_resumes_with_the_same_batches(straight_r
 
 
 def test_stopping_a_two_process_run_checkpoints_both_ranks_and_leaves_no_process(tokenizer_dir, tmp_path):
-    from lmtui.launcher import stop, wait_stopped
-    from lmtui.rundir import RunDir
+    from lmtui.runs.launcher import stop, wait_stopped
+    from lmtui.runs.rundir import RunDir
 
     project = _project(tmp_path, 2, tokenizer_dir)
     project.write_text(project.read_text().replace(f"max_steps = {STEPS}", "max_steps = 5000")

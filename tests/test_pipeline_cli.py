@@ -8,7 +8,6 @@ import signal
 import time
 
 import pytest
-
 from conftest import DATA, events, lmtui, only_run, wikitext_bert_project
 
 
@@ -82,7 +81,7 @@ def test_sigkill_mid_run_then_rerun_resumes_from_the_last_checkpoint(tmp_path, d
     os.killpg(pid, signal.SIGKILL)
     state = json.loads((run / "run.json").read_text())
     assert state["status"] == "running"  # the driver died without writing a final status ...
-    from lmtui.rundir import RunDir
+    from lmtui.runs.rundir import RunDir
 
     _wait_for(lambda: RunDir(run).status() == "crashed", 10, "the run to read as crashed")  # ... so it reads crashed
 
@@ -138,8 +137,8 @@ def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
     run = only_run(tmp_path / "runs")
     _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
               "training to start")
-    from lmtui.launcher import stop, wait_stopped
-    from lmtui.rundir import RunDir
+    from lmtui.runs.launcher import stop, wait_stopped
+    from lmtui.runs.rundir import RunDir
 
     assert stop(RunDir(run))
     assert wait_stopped(RunDir(run), 120)

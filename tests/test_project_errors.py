@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import DATA, lmtui, write_project
 
 GOOD = f"""

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import lmtui
-from lmtui.rundir import RunDir
 from tui.tui_runs import NOW, dead_pid, write_run
+
+from lmtui.runs.rundir import RunDir
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def live_worker(run: RunDir, *, ignore_sigint: bool = False, lines: int = 0) -> 
     """A process in its own session playing the run's worker (see tests/tui/test_app.py)."""
     code = textwrap.dedent(f"""
         import signal, sys, time
-        from lmtui.rundir import RunDir
+        from lmtui.runs.rundir import RunDir
         run = RunDir({str(run.path)!r})
         def stop(signum, frame):
             run.update_state(status="stopped", ended=time.time(), exit_code=0)

@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import DATA
-from lmtui.corpus import read_documents
-from lmtui.data import MaskingConfig, Sequences, TrainStream, collate, mask_tokens
+
+from lmtui.data.batches import MaskingConfig, Sequences, TrainStream, collate, mask_tokens
+from lmtui.data.corpus import read_documents
+from lmtui.data.tokenizer import train_tokenizer
 from lmtui.project.load import parse_project
-from lmtui.tokenization import train_tokenizer
 
 DOCS = list(read_documents([DATA / "wikitext-2" / "valid.txt"]))
 
@@ -48,7 +48,7 @@ def test_autotokenizer_reproduces_the_trained_tokenizer(saved_tokenizer):
 def test_canonical_ids_keep_the_pieces_and_number_them_the_same_way_every_time(kind):
     from tokenizers import Tokenizer
 
-    from lmtui.tokenization import _build, canonical_ids
+    from lmtui.data.tokenizer import _build, canonical_ids
 
     tok, trainer = _build(kind, lowercase=False, vocab_size=1500, min_frequency=2)
     tok.train_from_iterator(DOCS, trainer=trainer)
@@ -95,7 +95,7 @@ max_seq_length = 64
 
 @pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "modernbert"])
 def test_every_architecture_builds_and_its_masked_only_loss_equals_the_full_mlm_loss(arch, tmp_path):
-    from lmtui.modeling import MaskedLMObjective, build_model
+    from lmtui.train.model import MaskedLMObjective, build_model
 
     kind = "wordpiece" if arch in ("bert", "distilbert") else "byte_level_bpe"
     tok = train_tokenizer(DOCS, kind, vocab_size=2000, model_max_length=64)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shlex
 import sys
 
-from lmtui.bench import MODES, SHAPES
+from lmtui.bench.compare import MODES, SHAPES
 
 
 def cmd_bench(args) -> int:
-    from lmtui.bench import run_benchmark
+    from lmtui.bench.compare import run_benchmark
 
     args.command_line = "lmtui " + shlex.join(sys.argv[1:]) if "bench" in sys.argv[1:2] else "lmtui bench"
     report = run_benchmark(args, log=lambda m: print(m, flush=True))

@@ -21,7 +21,7 @@ EXIT = {"finished": 0, "failed": 1, "crashed": 1, "stopped": 130}
 
 
 def _search_dirs(args) -> list:
-    from lmtui.tui.catalog import Catalog
+    from lmtui.runs.catalog import Catalog
 
     return Catalog(list(args.dir or [])).run_search_dirs()
 
@@ -46,8 +46,8 @@ def _run_project(run, overrides: list[str]):
 
 def resolve_target(target: str, overrides: list[str], search_dirs: list):
     """(run or None, project) for a project file (its latest run) or a run reference."""
-    from lmtui import launcher
-    from lmtui.rundir import find_run
+    from lmtui.runs import launcher
+    from lmtui.runs.rundir import find_run
 
     if _is_project_file(target):
         project = launcher.load_with_overrides(target, overrides)
@@ -62,9 +62,10 @@ def _has_model(folder: Path) -> bool:
 
 def eval_only_run(project, model_dir: Path, next_to=None):
     """A new run directory holding only the evaluation of an existing model folder."""
+    from lmtui.fsutil import atomic_write_text
     from lmtui.project.freeze import frozen_text
-    from lmtui.project.load import output_dir
-    from lmtui.rundir import RunDir, atomic_write_text, host, new_run_id
+    from lmtui.project.paths import output_dir
+    from lmtui.runs.rundir import RunDir, host, new_run_id
 
     out = Path(next_to.path.parent if next_to is not None else output_dir(project))
     out.mkdir(parents=True, exist_ok=True)
@@ -117,7 +118,8 @@ def follow(run, request_id: str, console, offset: int) -> str:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from lmtui.evaluation import results as res
-    from lmtui.rundir import pid_alive, read_events
+    from lmtui.procs import pid_alive
+    from lmtui.runs.rundir import read_events
 
     interrupts = {"n": 0}
 
@@ -163,7 +165,7 @@ def follow(run, request_id: str, console, offset: int) -> str:
 def stop_eval(run, *, force: bool = False) -> bool:
     """SIGINT (or SIGKILL with ``force``) to the process group of the run's running evaluation."""
     from lmtui.evaluation import results as res
-    from lmtui.rundir import pid_alive
+    from lmtui.procs import pid_alive
 
     state = res.read_state(run.path)
     pid = state.get("pid")

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 from lmtui.errors import ProjectError
+from lmtui.fsutil import atomic_write_text
 from lmtui.project.load import load_project
 from lmtui.project.reference import reference_markdown
 from lmtui.project.template import starter_text
-from lmtui.rundir import atomic_write_text
 
 
 def cmd_new(args) -> int:

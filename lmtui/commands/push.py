@@ -11,8 +11,8 @@ import argparse
 
 
 def _find(args):
-    from lmtui.rundir import find_run
-    from lmtui.tui.catalog import Catalog
+    from lmtui.runs.catalog import Catalog
+    from lmtui.runs.rundir import find_run
 
     return find_run(args.run, Catalog(list(args.dir or [])).run_search_dirs())
 

@@ -8,8 +8,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from lmtui import launcher
-from lmtui.rundir import RunDir, read_events
+from lmtui.runs import launcher
+from lmtui.runs.rundir import RunDir, read_events
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -149,8 +149,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_prepare(args) -> int:
-    from lmtui.dataset import prepare_dataset
-    from lmtui.tokenization import prepare_tokenizer
+    from lmtui.data.token_cache import prepare_dataset
+    from lmtui.data.tokenizer import prepare_tokenizer
 
     console = Console(highlight=False, soft_wrap=True)
     project = launcher.load_with_overrides(args.project, args.set)

@@ -15,13 +15,13 @@ from lmtui.errors import RunError
 
 
 def _catalog(args):
-    from lmtui.tui.catalog import Catalog
+    from lmtui.runs.catalog import Catalog
 
     return Catalog(list(args.dir or []))
 
 
 def _find(args):
-    from lmtui.rundir import find_run
+    from lmtui.runs.rundir import find_run
 
     return find_run(args.run, _catalog(args).run_search_dirs())
 
@@ -34,7 +34,7 @@ def cmd_runs(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from lmtui.tui.runinfo import RunTracker, fmt_duration, fmt_number, fmt_rate
+    from lmtui.runs.tracker import RunTracker, fmt_duration, fmt_number, fmt_rate
 
     trackers = []
     for run in _catalog(args).runs():
@@ -63,7 +63,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_logs(args) -> int:
-    from lmtui.tui.runinfo import tail_lines
+    from lmtui.runs.tracker import tail_lines
 
     run = _find(args)
     out = sys.stdout
@@ -103,7 +103,7 @@ def _copy_from(path, offset: int, out) -> int:
 
 
 def cmd_stop(args) -> int:
-    from lmtui import launcher
+    from lmtui.runs import launcher
 
     run = _find(args)
     status = run.status()
@@ -126,7 +126,7 @@ def cmd_stop(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from lmtui import launcher
+    from lmtui.runs import launcher
 
     run = _find(args)
     status = run.status()

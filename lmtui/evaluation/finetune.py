@@ -31,7 +31,7 @@ import torch
 
 from lmtui.evaluation.metrics import classification_metrics, entity_metrics
 from lmtui.evaluation.readers import Sentence, TaskData, TextExample
-from lmtui.modeling import IGNORE_INDEX
+from lmtui.train.model import IGNORE_INDEX
 
 GRAD_CLIP = 1.0
 
@@ -178,7 +178,7 @@ def finetune(spec, data: TaskData, model_dir: str, seed: int, *, accelerator, em
     """Fine-tune ``model_dir`` on ``data`` with ``seed``; score every split of ``data``.
 
     Args:
-        spec: the :class:`~lmtui.evaluation.config.TaskSpec`.
+        spec: the :class:`~lmtui.project.sections.eval.TaskSpec`.
         data: the task's examples and label list.
         emit: ``emit(type, **fields)`` for ``finetune`` progress events.
         log: prints a line to the run's log.

@@ -3,7 +3,7 @@ accuracy with fixed masks; pseudo-perplexity; fill-mask probes.
 
 - Perplexity: the held-out documents are tokenized with the model's tokenizer (special tokens
   per document) and packed into blocks of ``seq_length`` tokens, as pretraining does; each of
-  the first ``max_sequences`` blocks is masked BERT-style (:func:`lmtui.data.mask_tokens`) with a
+  the first ``max_sequences`` blocks is masked BERT-style (:func:`lmtui.data.batches.mask_tokens`) with a
   generator seeded by (``mask_seed``, block index), so the same model always gets the same
   number, whatever the batch size. perplexity = exp(mean cross-entropy over the masked tokens).
 - Pseudo-perplexity (Salazar et al. 2020, "Masked Language Model Scoring"): for a seeded sample
@@ -21,14 +21,14 @@ import random
 import numpy as np
 import torch
 
-from lmtui.data import MaskingConfig, collate, mask_tokens
+from lmtui.data.batches import MaskingConfig, collate, mask_tokens
 from lmtui.errors import LmtuiError
-from lmtui.evaluation.config import MASK_PLACEHOLDERS
-from lmtui.modeling import IGNORE_INDEX, MaskedLMObjective
+from lmtui.project.sections.eval import MASK_PLACEHOLDERS
+from lmtui.train.model import IGNORE_INDEX, MaskedLMObjective
 
 
 class _Blocks:
-    """Fixed-length token blocks (``len``/``get`` like :class:`lmtui.data.Sequences`)."""
+    """Fixed-length token blocks (``len``/``get`` like :class:`lmtui.data.batches.Sequences`)."""
 
     def __init__(self, blocks: list[np.ndarray]):
         self.blocks = blocks

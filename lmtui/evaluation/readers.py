@@ -310,7 +310,7 @@ class TaskData:
 
 
 def load_task(spec) -> TaskData:
-    """Read and check a :class:`~lmtui.evaluation.config.TaskSpec`'s files (with its example limits).
+    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s files (with its example limits).
 
     Raises:
         TaskDataError: any problem of :func:`read_conll` / :func:`read_text_examples`, or a label of

@@ -27,7 +27,8 @@ import os
 import time
 from pathlib import Path
 
-from lmtui.rundir import atomic_write_json, pid_alive
+from lmtui.fsutil import atomic_write_json
+from lmtui.procs import pid_alive
 
 RESULTS_VERSION = 1
 

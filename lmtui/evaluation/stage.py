@@ -1,6 +1,6 @@
 """The evaluate stage and the launcher of the evaluation worker.
 
-The driver (:mod:`lmtui.worker`) calls :func:`wanted` to decide whether the stage runs, and
+The driver (:mod:`lmtui.driver`) calls :func:`wanted` to decide whether the stage runs, and
 :func:`run_stage` after pretraining; ``lmtui eval`` calls :func:`plan` and :func:`spawn`. Both
 start ``accelerate launch -m lmtui.evaluation.worker RUN_DIR REQUEST`` (one process) with its
 output appended to the run's train.log and its events appended to the run's events.jsonl.
@@ -27,18 +27,19 @@ import uuid
 from dataclasses import asdict
 from pathlib import Path
 
+from lmtui.data.fingerprint import digest_bytes
 from lmtui.errors import LmtuiError, RunError
 from lmtui.evaluation import results as res
-from lmtui.evaluation.config import EvalSection, TaskSpec, validate
-from lmtui.fingerprint import digest_bytes
-from lmtui.rundir import RunDir, pid_alive, process_start_time
+from lmtui.procs import pid_alive, process_start_time, spawn_detached
+from lmtui.project.sections.eval import EvalSection, TaskSpec, validate
+from lmtui.runs.rundir import RunDir
 
 WORKER_MODULE = "lmtui.evaluation.worker"
 
 
 def section(project) -> EvalSection:
     """The project's ``[eval]`` section (defaults when the file has none)."""
-    return project.extra.get("eval") or EvalSection()
+    return project.eval
 
 
 def wanted(project) -> bool:
@@ -71,7 +72,7 @@ def resolved_specs(run: RunDir | None, project, *, check_files: bool = True) -> 
     Raises:
         ProjectError: an invalid task table, probe or missing data file.
     """
-    from lmtui.project.load import resolve_path
+    from lmtui.project.paths import resolve_path
 
     ev = section(project)
     base = paths_project(run, project)
@@ -187,17 +188,13 @@ def spawn(run: RunDir, request: dict, *, detached: bool) -> subprocess.Popen:
                        file=str(run.path), hint="wait for it, or stop it with `lmtui eval --stop RUN`")
     run.eval_dir.mkdir(parents=True, exist_ok=True)
     request_file = run.eval_dir / f"request-{request['label']}.json"
-    from lmtui.rundir import atomic_write_json
+    from lmtui.fsutil import atomic_write_json
 
     atomic_write_json(request_file, request)
     cmd = launch_command(run, request_file, request["device"])
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     if detached:
-        with open(run.log_file, "ab") as log:
-            log.write(("$ " + " ".join(cmd) + "\n").encode())
-            log.flush()
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, env=env, cwd=str(run.path), close_fds=True)
+        proc = spawn_detached(cmd, run.log_file, cwd=run.path, env=env, header="$ " + " ".join(cmd) + "\n")
     else:
         print("$ " + " ".join(cmd), flush=True)
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)

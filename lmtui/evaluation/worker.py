@@ -24,7 +24,8 @@ from lmtui.errors import LmtuiError
 from lmtui.evaluation import results as res
 from lmtui.evaluation.finetune import StopRequested
 from lmtui.evaluation.stage import read_request
-from lmtui.rundir import RunDir, process_start_time
+from lmtui.procs import process_start_time
+from lmtui.runs.rundir import RunDir
 
 STOP = {"requested": False}
 
@@ -39,7 +40,7 @@ def held_out_documents(project, table: dict) -> list[str]:
     Raises:
         CorpusError: files missing or unreadable, or no documents.
     """
-    from lmtui.corpus import corpus_documents, read_documents, resolve_files
+    from lmtui.data.corpus import corpus_documents, read_documents, resolve_files
     from lmtui.errors import CorpusError
 
     c = project.corpus
@@ -85,21 +86,19 @@ def aggregate(spec, per_seed: list[dict]) -> dict:
 
 def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
     """Compute every part of ``request`` and store it in results.json."""
-    import torch
     from accelerate import Accelerator
     from transformers.utils import logging as hf_logging
 
     from lmtui.project.load import parse_project
+    from lmtui.train.devices import resolve_mixed_precision, uses_cpu
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
                             str(run.project_file))
     table, label, model_dir = request["eval"], request["label"], request["model"]
-    cpu = request["device"] == "cpu" or not torch.cuda.is_available()
-    precision = request["mixed_precision"]
-    if precision == "auto":
-        precision = "bf16" if not cpu and torch.cuda.is_bf16_supported() else "no"
+    cpu = uses_cpu(request["device"])
+    precision = resolve_mixed_precision(request["mixed_precision"], cpu)
     accelerator = Accelerator(cpu=cpu, mixed_precision=precision)
     device = accelerator.device
     parts, fps = request["parts"], request["fingerprints"]

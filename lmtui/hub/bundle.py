@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmtui.errors import LmtuiError
+from lmtui.fsutil import atomic_folder
 from lmtui.hub import card as cardlib
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 
 EVENTS_IN_REPO = "lmtui/events.jsonl"
 
@@ -69,19 +70,14 @@ class Bundle:
         if target.exists() and not _is_previous_bundle(target):
             raise LmtuiError("the dry-run folder exists and is not an earlier dry-run", file=str(target),
                              hint="choose another folder with --out, or remove that one")
-        tmp = target.with_name(f".{target.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for f in self.files:
-            dest = tmp / f.path_in_repo
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if f.data is not None:
-                dest.write_bytes(f.data)
-            else:
-                shutil.copyfile(f.source, dest)  # type: ignore[arg-type]
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        with atomic_folder(target, f".{target.name}.tmp") as tmp:
+            for f in self.files:
+                dest = tmp / f.path_in_repo
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if f.data is not None:
+                    dest.write_bytes(f.data)
+                else:
+                    shutil.copyfile(f.source, dest)  # type: ignore[arg-type]
         return target
 
 
@@ -104,7 +100,7 @@ def build_bundle(run: RunDir, hub, repo_id: str) -> Bundle:
 
     Args:
         run: the run directory; its ``model/`` must hold a saved model.
-        hub: the publish settings (:class:`lmtui.hub.config.HubSection`, overrides applied).
+        hub: the publish settings (:class:`lmtui.project.sections.hub.HubSection`, overrides applied).
         repo_id: the target repository, used in the card's usage snippet.
 
     Raises:

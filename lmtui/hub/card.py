@@ -28,7 +28,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from lmtui import __version__
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 
 CURVE_FILE = "loss_curve.png"
 
@@ -452,7 +452,7 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
 
     Args:
         facts: what :func:`collect` read from the run directory.
-        hub: the publish settings (a :class:`lmtui.hub.config.HubSection`).
+        hub: the publish settings (a :class:`lmtui.project.sections.hub.HubSection`).
         repo_id: the repository the card is written for (used in the usage snippet).
         files: (path in repo, size) of the other uploaded files, listed at the end.
         has_curve: whether ``loss_curve.png`` is uploaded beside the card.

@@ -38,8 +38,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from lmtui.errors import LmtuiError
-from lmtui.hub.config import HubSection
-from lmtui.rundir import RunDir
+from lmtui.project.sections.hub import HubSection
+from lmtui.runs.rundir import RunDir
 
 Progress = Callable[[str, int, int], None]
 """progress(message, bytes done, bytes total): called as the push goes on."""
@@ -252,9 +252,7 @@ def run_settings(run: RunDir, project=None) -> HubSection:
     to the run's frozen copy.
     """
     if project is not None:
-        hub = getattr(project, "extra", {}).get("hub")
-        if isinstance(hub, HubSection):
-            return dataclasses.replace(hub)
+        return dataclasses.replace(project.hub)
     frozen = _read_toml(run.project_file)
     settings = _hub_from_table(frozen.get("hub"))
     source = run.read_state().get("project_path")
@@ -437,10 +435,3 @@ def execute(plan: PushPlan, progress: Progress | None = None) -> dict:
     run.emit("push", status="done", seconds=round(time.perf_counter() - t0, 3), **record)
     report("pushed" if record["changed"] else "already up to date", total, total)
     return record
-
-
-def push_run(run: RunDir, settings: HubSection, progress: Progress | None = None, *,
-             allow_active: bool = False) -> dict:
-    """Plan and execute a push of ``run`` (see :func:`plan_push` and :func:`execute`)."""
-    plan = plan_push(run, settings, allow_active=allow_active)
-    return execute(plan, progress)

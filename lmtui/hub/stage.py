@@ -1,6 +1,6 @@
 """The publish stage of ``lmtui run``: push the model when ``[hub] push_at_end`` is true.
 
-The driver (:mod:`lmtui.worker`) calls :func:`wanted` to decide whether the stage runs and
+The driver (:mod:`lmtui.driver`) calls :func:`wanted` to decide whether the stage runs and
 :func:`run_stage` to run it, after pretraining (and evaluation). What the stage prints goes
 to the run's ``train.log``; the outcome is the ``push`` event and run.json's ``push``. A
 failure raises :class:`lmtui.hub.push.PushError`: the run is marked failed with that message,
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 
 
 def wanted(project) -> bool:
     """Whether the project asks for a push at the end of the run."""
-    hub = getattr(project, "extra", {}).get("hub")
-    return bool(hub is not None and getattr(hub, "push_at_end", False))
+    return project.hub.push_at_end
 
 
 def preflight(project) -> str | None:
@@ -36,7 +35,7 @@ def preflight(project) -> str | None:
 
 def run_stage(run: RunDir, project) -> None:
     """Push ``run``'s model with the project's ``[hub]`` settings; progress lines go to stdout."""
-    from lmtui.hub.push import PushError, plan_push, execute, run_settings
+    from lmtui.hub.push import PushError, execute, plan_push, run_settings
 
     settings = run_settings(run, project)
     last = {"message": "", "time": 0.0}

@@ -15,7 +15,7 @@ def deep_check(project) -> str:
     import torch
     from transformers import AutoModelForMaskedLM
 
-    from lmtui.modeling import build_config, parameter_counts
+    from lmtui.train.model import build_config, parameter_counts
 
     class _Vocab:  # the tokenizer does not exist before the run: its size and ids stand in
         pad_token_id, cls_token_id, sep_token_id = 1, 0, 2

@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict
 
 from lmtui.errors import ProjectError
-from lmtui.project.load import cache_dir, output_dir, resolve_path
+from lmtui.project.paths import cache_dir, output_dir, resolve_path
 from lmtui.project.schema import SECTIONS, Project
 
 

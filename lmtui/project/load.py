@@ -23,41 +23,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from lmtui.errors import ProjectError
 from lmtui.project import presets
-from lmtui.project.schema import CORE_SECTIONS, SECTIONS, Project
-
-_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\")\s*=")
-
-
-def line_of(text: str, section: str | None, key: str | None = None) -> int | None:
-    """1-based line of ``key`` inside table ``[section]`` of TOML ``text`` (or of the header).
-
-    ``section`` may be dotted (``model.config_overrides``); keys written dotted in the parent
-    table (``config_overrides.hidden_size = 64``) are found too. Returns ``None`` when absent.
-    """
-    current = ""
-    header_line = None
-    parent, _, child = (section or "").rpartition(".")
-    for number, line in enumerate(text.splitlines(), start=1):
-        m = _HEADER.match(line)
-        if m and not line.lstrip().startswith("[["):
-            current = m.group(1).replace('"', "").replace("'", "").replace(" ", "")
-            if section and current == section:
-                header_line = number
-                if key is None:
-                    return number
-            continue
-        km = _KEY.match(line)
-        if not km or key is None:
-            continue
-        name = km.group(1).strip('"')
-        if current == (section or "") and name == key:
-            return number
-        if parent and current == parent and line.split("=")[0].strip() == f"{child}.{key}":
-            return number
-        if parent and current == parent and name == child and re.search(rf"\b{re.escape(key)}\s*=", line):
-            return number
-    return header_line
+from lmtui.project.lines import line_of
+from lmtui.project.paths import output_dir, project_dir, resolve_path
+from lmtui.project.schema import SECTIONS, Project
 
 
 def _suggest(name: str, options) -> str | None:
@@ -144,8 +112,7 @@ def parse_project(text: str, file: str, path: str | None = None) -> Project:
             hint = f"did you mean [{guess}]?" if guess else f"known sections: {', '.join(SECTIONS)}"
             raise ProjectError(f"unknown section [{name}]", file=file, key=name, line=line_of(text, name), hint=hint)
     built = {name: _build_section(name, cls, raw.get(name, {}), text, file) for name, cls in SECTIONS.items()}
-    core = {name: built.pop(name) for name in CORE_SECTIONS}
-    project = Project(path=path, raw=raw, extra=built, **core)
+    project = Project(path=path, raw=raw, **built)
     if not project.project.name:
         project.project.name = Path(file).stem
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", project.project.name):
@@ -191,7 +158,7 @@ def check_consistency(project: Project, text: str | None = None) -> None:
             too small for the special tokens, batch size not divisible by micro-batch times
             processes, output_dir that is a file.
     """
-    from lmtui.corpus import resolve_files  # local: corpus imports this module's errors only
+    from lmtui.data.corpus import resolve_files  # local: corpus imports this module's errors only
 
     text = project_text(project) if text is None else text
     file = project.path or "<project>"
@@ -256,31 +223,4 @@ def check_consistency(project: Project, text: str | None = None) -> None:
     if out.exists() and not out.is_dir():
         fail(f"output_dir {str(out)!r} is a file", "project", "output_dir",
              "choose a folder path, or move that file away")
-    for section in project.extra.values():  # registered sections ([eval], [hub]) check themselves
-        if hasattr(section, "check"):
-            section.check(project, text)
-
-
-def project_dir(project: Project) -> Path:
-    """The folder relative paths of ``project`` resolve against (its file's folder, else the cwd)."""
-    return Path(project.path).parent if project.path else Path.cwd()
-
-
-def resolve_path(project: Project, value: str) -> str:
-    """``value`` with ``~`` expanded, made absolute against the project file's folder."""
-    from lmtui.corpus import expand_placeholders
-
-    p = Path(os.path.expanduser(expand_placeholders(value)))
-    return str(p if p.is_absolute() else (project_dir(project) / p).resolve())
-
-
-def output_dir(project: Project) -> str:
-    """Absolute folder holding this project's run directories."""
-    return resolve_path(project, project.project.output_dir)
-
-
-def cache_dir(project: Project) -> str:
-    """Absolute folder of the shared tokenizer/token caches."""
-    if project.project.cache_dir:
-        return resolve_path(project, project.project.cache_dir)
-    return str(Path(output_dir(project)) / "cache")
+    project.eval.check(project, text)

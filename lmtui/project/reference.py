@@ -22,7 +22,7 @@ def update_readme(path: str) -> None:
     """Replace the text between ``<!-- keys:start -->`` and ``<!-- keys:end -->`` in ``path``."""
     import re
 
-    from lmtui.rundir import atomic_write_text
+    from lmtui.fsutil import atomic_write_text
 
     with open(path, encoding="utf-8") as fh:
         text = fh.read()

@@ -1,151 +1,21 @@
-"""The project file's sections, keys, defaults and meanings.
+"""The project file's schema: every section, its keys, defaults and meanings, in one static table.
 
-Each section is a dataclass; each field's ``metadata`` holds its documentation (``doc``)
-and, where the value is one of a closed set, its ``choices``. The loader
-(:mod:`lmtui.project.load`) validates a parsed TOML table against these classes, and the
-README's key reference is generated from them (``lmtui keys``), so the documentation and
-the validation cannot drift apart.
-
-The keys follow the names of the Hugging Face ``run_mlm.py`` example and
-``TrainingArguments`` where one exists (mlm_probability, max_seq_length, line_by_line,
-warmup_ratio, lr_scheduler, max_grad_norm, save_total_limit, config_overrides).
+The sections are dataclasses declared in :mod:`lmtui.project.sections`. The loader
+(:mod:`lmtui.project.load`) validates a parsed TOML table against them, and the README's key
+reference is generated from them (``lmtui keys``), so the documentation and the validation
+cannot drift apart. The order of :data:`SECTIONS` is the order of the key reference and of
+frozen projects.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
-
-def key(default: Any, doc: str, *, choices: tuple | None = None, minimum: float | None = None,
-        maximum: float | None = None, factory=None):
-    """A documented project key: default value, one-line meaning, optional allowed values/range."""
-    meta = {"doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum}
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-@dataclass
-class ProjectSection:
-    name: str = key("", "Project name; runs are named after it. Default: the file's stem.")
-    description: str = key("", "Free text shown in the TUI and the model card.")
-    output_dir: str = key("runs", "Folder for run directories, relative to the project file.")
-    cache_dir: str = key("", "Folder for tokenizer and token caches, shared by runs. Default: <output_dir>/cache.")
-
-
-@dataclass
-class CorpusSection:
-    train_files: list = key(None, "Training text: paths, globs or folders (any extension, .gz too; "
-                            ".jsonl/.csv/.tsv/.parquet read text_column). {stdlib} and {purelib} expand to "
-                            "this Python's library folders.", factory=list)
-    validation_files: list = key(None, "Held-out text, same forms as train_files. Empty: a seeded random "
-                                 "validation_split of the training documents.", factory=list)
-    validation_split: float = key(0.05, "Fraction of training documents held out when validation_files is "
-                                  "empty (chosen at random with split_seed, never the first N%).",
-                                  minimum=0.0, maximum=0.5)
-    split_seed: int = key(42, "Seed of the random validation split.")
-    format: str = key("auto", "How files are read: auto (by extension), text, jsonl, csv, tsv, parquet, or "
-                      "python (the string literals of a .py file, parsed, never run).",
-                      choices=("auto", "text", "jsonl", "csv", "tsv", "parquet", "python"))
-    text_column: str = key("text", "Column holding the text in JSON Lines / CSV / Parquet files and Hub datasets.")
-    document_delimiter: str = key("line", "Text files: one document per line (line) or documents separated "
-                                  "by blank lines (blank_line).", choices=("line", "blank_line"))
-    hf_dataset: str = key("", "A Hugging Face dataset name used instead of train_files (needs the internet "
-                          "or a local datasets cache).")
-    hf_dataset_config: str = key("", "Configuration name of hf_dataset (for example wikitext-2-raw-v1).")
-    hf_split: str = key("train", "Split of hf_dataset used for training.")
-    max_documents: int = key(0, "Use at most this many training documents (0: all). For quick trials.",
-                             minimum=0)
-
-
-@dataclass
-class TokenizerSection:
-    kind: str = key("byte_level_bpe", "Tokenizer to train: byte_level_bpe (RoBERTa-style), wordpiece "
-                    "(BERT-style) or unigram (SentencePiece-style).",
-                    choices=("byte_level_bpe", "wordpiece", "unigram"))
-    path: str = key("", "Use this existing tokenizer (a folder with tokenizer.json, or a model folder) "
-                    "instead of training one.")
-    vocab_size: int = key(32000, "Target vocabulary size, special tokens included.", minimum=1)
-    min_frequency: int = key(2, "Minimum count for a merge or piece to enter the vocabulary.", minimum=1)
-    lowercase: bool = key(False, "Lowercase the text before tokenizing (kept when the tokenizer is reloaded).")
-    max_training_documents: int = key(0, "Train the tokenizer on at most this many documents (0: all).",
-                                      minimum=0)
-
-
-ARCHITECTURES = ("bert", "roberta", "distilbert", "modernbert")
-
-
-@dataclass
-class ModelSection:
-    architecture: str = key("roberta", "Model family: bert, roberta, distilbert or modernbert.",
-                            choices=ARCHITECTURES)
-    size: str = key("small", "Size preset from Google's BERT miniatures (Turc et al. 2019): tiny (L2/H128), "
-                    "mini (L4/H256), small (L4/H512), medium (L8/H512), base (L12/H768), large (L24/H1024).",
-                    choices=("tiny", "mini", "small", "medium", "base", "large"))
-    config_overrides: dict = key(None, "Any config field of the architecture, as a table "
-                                 "(like run_mlm.py's --config_overrides), applied after the preset.",
-                                 factory=dict)
-    init_from: str = key("", "Continue pretraining from this model folder instead of a random init "
-                         "(its tokenizer is used unless [tokenizer] path is set).")
-    attn_implementation: str = key("sdpa", "Attention kernel: sdpa (PyTorch scaled_dot_product_attention) or "
-                                   "eager.", choices=("sdpa", "eager"))
-
-
-@dataclass
-class TrainingSection:
-    max_seq_length: int = key(128, "Tokens per sequence, special tokens included.", minimum=8)
-    line_by_line: bool = key(False, "false: pack documents into full max_seq_length blocks (no padding). "
-                             "true: one sequence per document, truncated, padded to the batch's longest.")
-    mlm_probability: float = key(0.15, "Fraction of tokens selected for masked language modeling "
-                                 "(Devlin et al. 2019).", minimum=0.01, maximum=0.9)
-    mask_replace_prob: float = key(0.8, "Of the selected tokens, the fraction replaced by the mask token.",
-                                   minimum=0.0, maximum=1.0)
-    random_replace_prob: float = key(0.1, "Of the selected tokens, the fraction replaced by a random token "
-                                     "(the rest stay unchanged).", minimum=0.0, maximum=1.0)
-    batch_size: int = key(64, "Global batch size in sequences per optimizer step (all processes, after "
-                          "gradient accumulation).", minimum=1)
-    micro_batch_size: int = key(16, "Sequences per forward pass on one device; gradient accumulation = "
-                                "batch_size / (micro_batch_size x processes).", minimum=1)
-    max_steps: int = key(0, "Optimizer steps to train. 0: derive from epochs.", minimum=0)
-    epochs: float = key(1.0, "Passes over the training data, used when max_steps is 0.", minimum=0.0)
-    learning_rate: float = key(5e-4, "Peak learning rate of AdamW.", minimum=0.0)
-    weight_decay: float = key(0.01, "AdamW decoupled weight decay (not applied to biases and LayerNorm).",
-                              minimum=0.0)
-    adam_beta1: float = key(0.9, "AdamW beta1.", minimum=0.0, maximum=1.0)
-    adam_beta2: float = key(0.98, "AdamW beta2 (0.98 as in RoBERTa, Liu et al. 2019).", minimum=0.0, maximum=1.0)
-    adam_epsilon: float = key(1e-6, "AdamW epsilon.", minimum=0.0)
-    warmup_steps: int = key(0, "Linear warmup steps; when 0, warmup_ratio x max_steps.", minimum=0)
-    warmup_ratio: float = key(0.06, "Warmup as a fraction of the total steps (used when warmup_steps is 0).",
-                              minimum=0.0, maximum=1.0)
-    lr_scheduler: str = key("linear", "Learning-rate decay after warmup: linear, cosine or constant.",
-                            choices=("linear", "cosine", "constant"))
-    max_grad_norm: float = key(1.0, "Gradient clipping norm (0: no clipping).", minimum=0.0)
-    seed: int = key(42, "Seed of the model init, data order and masking.")
-    logging_steps: int = key(10, "Report the training loss every N optimizer steps.", minimum=1)
-    eval_steps: int = key(200, "Evaluate held-out MLM loss and perplexity every N steps (and at the end).",
-                          minimum=1)
-    max_eval_samples: int = key(512, "Sequences of the validation set used per evaluation (0: all).", minimum=0)
-    save_steps: int = key(500, "Write a checkpoint every N steps (and on stop and at the end).", minimum=1)
-    save_total_limit: int = key(2, "Checkpoints kept; older ones are deleted.", minimum=1)
-    compile: bool = key(False, "Compile the model with torch.compile.")
-
-
-@dataclass
-class HardwareSection:
-    device: str = key("auto", "auto (CUDA when available), cpu or cuda.", choices=("auto", "cpu", "cuda"))
-    num_processes: int = key(1, "Processes (GPUs) per machine; more than 1 runs data parallel through "
-                             "accelerate (gloo on CPU).", minimum=1)
-    num_machines: int = key(1, "Machines in a multi-node run.", minimum=1)
-    machine_rank: int = key(0, "This machine's rank in a multi-node run.", minimum=0)
-    main_process_ip: str = key("", "Address of the rank-0 machine in a multi-node run.")
-    main_process_port: int = key(29500, "Port of the rank-0 machine in a multi-node run.", minimum=1)
-    mixed_precision: str = key("auto", "no, fp16, bf16, or auto (bf16 on a GPU that supports it, else no).",
-                               choices=("auto", "no", "fp16", "bf16"))
-    dataloader_num_workers: int = key(1, "Data-loading worker processes per training process.", minimum=0)
-    accelerate_config: str = key("", "An accelerate config file (from `accelerate config`) for DeepSpeed, "
-                                 "FSDP or other setups; passed to accelerate launch.")
-
+from lmtui.project.sections.core import (CorpusSection, HardwareSection, ModelSection, ProjectSection, TokenizerSection,
+                                         TrainingSection)
+from lmtui.project.sections.eval import EvalSection
+from lmtui.project.sections.hub import HubSection
 
 SECTIONS: dict[str, type] = {
     "project": ProjectSection,
@@ -154,6 +24,8 @@ SECTIONS: dict[str, type] = {
     "model": ModelSection,
     "training": TrainingSection,
     "hardware": HardwareSection,
+    "eval": EvalSection,
+    "hub": HubSection,
 }
 
 
@@ -164,8 +36,7 @@ class Project:
     Attributes:
         path: absolute path of the project file (``None`` for a project built in memory).
         raw: the TOML table as parsed, for freezing into a run directory.
-        project, corpus, tokenizer, model, training, hardware: the sections.
-        extra: sections registered by other modules (``eval``, ``hub``) by name.
+        project, corpus, tokenizer, model, training, hardware, eval, hub: the sections.
     """
 
     path: str | None
@@ -176,29 +47,12 @@ class Project:
     model: ModelSection
     training: TrainingSection
     hardware: HardwareSection
-    extra: dict = field(default_factory=dict)
+    eval: EvalSection
+    hub: HubSection
 
     def section(self, name: str):
-        """The section object called ``name`` (core or registered)."""
-        return getattr(self, name) if name in CORE_SECTIONS else self.extra[name]
-
-
-CORE_SECTIONS = tuple(SECTIONS)
-
-
-def register_section(name: str, cls: type) -> None:
-    """Add a section (``[eval]``, ``[hub]``) defined by another module to the schema.
-
-    The core sections keep their file order and registered ones follow by name, so the
-    order (of the README's key reference, of frozen projects) does not depend on which
-    module happened to be imported first.
-    """
-    extra = {k: v for k, v in SECTIONS.items() if k not in CORE_SECTIONS}
-    extra[name] = cls
-    core = {k: SECTIONS[k] for k in CORE_SECTIONS}
-    SECTIONS.clear()
-    SECTIONS.update(core)
-    SECTIONS.update(sorted(extra.items()))
+        """The section object called ``name`` (a key of :data:`SECTIONS`)."""
+        return getattr(self, name)
 
 
 def section_keys(cls: type) -> list[tuple[str, Any, str, tuple | None]]:
@@ -208,6 +62,3 @@ def section_keys(cls: type) -> list[tuple[str, Any, str, tuple | None]]:
         default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
         out.append((f.name, default, f.metadata.get("doc", ""), f.metadata.get("choices")))
     return out
-
-from lmtui.evaluation import config as _eval_config  # noqa: E402,F401  registers the [eval] section
-from lmtui.hub import config as _hub_config  # noqa: E402,F401  registers the [hub] section

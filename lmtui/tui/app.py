@@ -1,6 +1,6 @@
 """The `lmtui` terminal app: projects and runs, keyboard first.
 
-Runs never depend on the app: it starts them detached through :mod:`lmtui.launcher` (the
+Runs never depend on the app: it starts them detached through :mod:`lmtui.runs.launcher` (the
 same call as `lmtui run --detach`), reads their run directories, and signals their process
 groups to stop them. Quitting, closing the terminal or losing the SSH connection leaves
 every run going; the next `lmtui` shows them live again.
@@ -18,10 +18,10 @@ from textual.app import App
 from textual.binding import Binding
 
 from lmtui.errors import LmtuiError
+from lmtui.runs.catalog import Catalog
+from lmtui.runs.tracker import RunTracker
 from lmtui.tui import hardware
-from lmtui.tui.catalog import Catalog
 from lmtui.tui.palette import LmtuiCommands
-from lmtui.tui.runinfo import RunTracker
 from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen
 from lmtui.tui.screens.projects import ProjectsScreen
 from lmtui.tui.screens.runs import RunsScreen
@@ -108,7 +108,7 @@ class LmtuiApp(App):
 
     def launch_dialog(self, project_path: str | Path) -> None:
         """Ask for launch options, then launch (invalid projects show their error instead)."""
-        from lmtui.tui.catalog import load_entry
+        from lmtui.runs.catalog import load_entry
 
         entry = load_entry(Path(project_path))
         if entry.error is not None:
@@ -126,7 +126,7 @@ class LmtuiApp(App):
         """Start a run of the project detached, in a thread; then open it, or show why it could not start."""
 
         def work() -> None:
-            from lmtui import launcher
+            from lmtui.runs import launcher
 
             try:
                 run, resumed = launcher.launch(str(project_path), fresh=fresh, overrides=overrides or [])
@@ -145,7 +145,7 @@ class LmtuiApp(App):
 
     def stop_run(self, path: str | Path) -> None:
         """Stop gracefully (the run checkpoints and exits); asked again while it stops, kill it."""
-        from lmtui import launcher
+        from lmtui.runs import launcher
 
         t = self.tracker(path)
         t.poll()
@@ -171,7 +171,7 @@ class LmtuiApp(App):
                                        "with r.", confirm="Stop"), stop)
 
     def resume_run(self, path: str | Path) -> None:
-        from lmtui import launcher
+        from lmtui.runs import launcher
 
         t = self.tracker(path)
         t.poll()

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from tui.tui_runs import NOW, PROJECT_TOML, dead_pid, write_run
 
 

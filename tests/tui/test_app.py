@@ -13,8 +13,9 @@ import psutil
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Log
+from tui.tui_runs import NOW, fixed_hardware, write_run
 
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 from lmtui.tui.app import LmtuiApp
 from lmtui.tui.screens.compare import CompareScreen
 from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen, NameScreen
@@ -23,7 +24,6 @@ from lmtui.tui.screens.projects import ProjectsScreen
 from lmtui.tui.screens.run import RunScreen
 from lmtui.tui.screens.runs import RunsScreen
 from lmtui.tui.widgets.chart import Chart
-from tui.tui_runs import NOW, fixed_hardware, write_run
 
 SIZE = (80, 24)
 
@@ -61,11 +61,11 @@ def cell(app, selector: str, row_key: str, col: str) -> str:
 
 def worker_process(run: RunDir, *, ignore_sigint: bool = False) -> subprocess.Popen:
     """A process that plays a run's worker: its own session, run.json pointing at it, and on
-    SIGINT it does what lmtui.worker does (checkpoint, status stopped, end event) unless told
+    SIGINT it does what lmtui.driver does (checkpoint, status stopped, end event) unless told
     to ignore it (a worker stuck in a long step)."""
     code = textwrap.dedent(f"""
         import signal, sys, time
-        from lmtui.rundir import RunDir
+        from lmtui.runs.rundir import RunDir
         run = RunDir({str(run.path)!r})
         def stop(signum, frame):
             run.emit("stopping", signal="SIGINT")

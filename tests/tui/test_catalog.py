@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lmtui.tui.catalog import Catalog, find_project_files
-
 from tui.tui_runs import write_run
+
+from lmtui.runs.catalog import Catalog, find_project_files
 
 
 def test_projects_under_projects_folder_with_validation_state(project_dir):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmtui.tui.logtail import LogTail
+from lmtui.runs.logtail import LogTail
 
 
 def test_partial_lines_wait_for_their_newline(tmp_path):

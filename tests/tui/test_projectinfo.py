@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lmtui.project.estimate import estimate_parameters, summarize, tokens_per_step
 from lmtui.project.load import parse_project
-from lmtui.tui.projectinfo import estimate_parameters, summarize, tokens_per_step
 
 
 def project(arch: str, size: str = "tiny", extra: str = "", corpus: str = "x.txt", training: str = "max_steps = 100"):
@@ -43,8 +43,9 @@ def word_level_tokenizer(size: int):
 
 @pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "modernbert"])
 def test_parameter_estimate_is_within_two_percent_of_the_real_model(arch):
-    from lmtui.modeling import build_config
     from transformers import AutoModelForMaskedLM
+
+    from lmtui.train.model import build_config
 
     p = project(arch)
     config = build_config(p, word_level_tokenizer(5000))

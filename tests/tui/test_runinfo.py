@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from lmtui.rundir import RunDir
-from lmtui.tui.runinfo import RunTracker, fmt_duration, fmt_number, fmt_rate, read_event_lines, sparkline
-
 from tui.tui_runs import NOW
+
+from lmtui.runs.rundir import RunDir
+from lmtui.runs.tracker import RunTracker, fmt_duration, fmt_number, fmt_rate, read_event_lines, sparkline
 
 
 def test_tracker_reads_the_numbers_of_a_finished_run(runs_root):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from lmtui.tui.series import Series, debiased_ema, downsample
+from lmtui.runs.series import Series, debiased_ema, downsample
 
 
 def tensorboard_smooth(values, weight):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from tui.tui_runs import NOW, PROJECT_TOML, dead_pid, fixed_hardware, write_run
 
 from lmtui.tui.app import LmtuiApp
-from tui.tui_runs import NOW, PROJECT_TOML, dead_pid, fixed_hardware, write_run
 
 # Fixed folders, so that no path in a screen depends on the test run (one folder per test).
 BASE = Path("/tmp/lmtui-snapshots")

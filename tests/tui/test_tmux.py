@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from lmtui.rundir import RunDir, list_runs, pid_alive
+from lmtui.procs import pid_alive
+from lmtui.runs.rundir import RunDir, list_runs
 
 REPO = Path(__file__).resolve().parents[2]
 TMUX = shutil.which("tmux")

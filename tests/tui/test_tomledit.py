@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from lmtui.tui.tomledit import set_key, set_name
+from lmtui.project.tomledit import set_key, set_name
 
 TEXT = """# my project
 [project]

@@ -19,7 +19,7 @@ from unittest import mock
 
 import psutil
 
-from lmtui.rundir import RunDir
+from lmtui.runs.rundir import RunDir
 from lmtui.tui.hardware import HardwareSample
 
 NOW = 1_800_000_000.0  # the tests' fixed "now" (2027-01-15)

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from lmtui.tui.runinfo import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.runs.tracker import fmt_count, fmt_duration, fmt_number, fmt_rate
 from lmtui.tui.screens.run import SMOOTHING_STEPS, optional_module
 from lmtui.tui.widgets.chart import Chart, Curve
 
@@ -39,7 +39,7 @@ class CompareScreen(Screen):
         yield Static("", id="compare-status")
         yield Chart("", id="compare-chart")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        module = optional_module("lmtui.tui.eval_view")
+        module = optional_module("lmtui.tui.widgets.eval_view")
         if module is not None and hasattr(module, "CompareTable"):
             yield module.CompareTable([str(p) for p in self.paths])
         yield Footer()

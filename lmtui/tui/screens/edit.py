@@ -1,6 +1,6 @@
 """Edit form for a project's common keys; every other key stays as written (edit those in $EDITOR).
 
-Saving rewrites only the changed keys in place (:mod:`lmtui.tui.tomledit`, comments kept),
+Saving rewrites only the changed keys in place (:mod:`lmtui.project.tomledit`, comments kept),
 validates the result exactly as `lmtui check` does, and writes nothing while it is invalid:
 the error shows under the field of the key at fault.
 """
@@ -23,11 +23,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from lmtui.errors import LmtuiError
+from lmtui.fsutil import atomic_write_text
 from lmtui.project.load import check_consistency, parse_project
 from lmtui.project.schema import SECTIONS
-from lmtui.rundir import atomic_write_text
+from lmtui.project.tomledit import set_key
 from lmtui.tui.screens.dialogs import error_text
-from lmtui.tui.tomledit import set_key
 
 FORM_KEYS = [
     ("project", "name"), ("project", "description"),

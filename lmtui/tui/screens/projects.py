@@ -15,12 +15,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lmtui.errors import LmtuiError
-from lmtui.rundir import atomic_write_text
-from lmtui.tui.catalog import ProjectEntry
-from lmtui.tui.projectinfo import summarize
-from lmtui.tui.runinfo import fmt_bytes, fmt_count, fmt_duration
+from lmtui.fsutil import atomic_write_text
+from lmtui.project.estimate import summarize
+from lmtui.project.tomledit import set_name
+from lmtui.runs.catalog import ProjectEntry
+from lmtui.runs.tracker import fmt_bytes, fmt_count, fmt_duration
 from lmtui.tui.screens.dialogs import ErrorScreen, NameScreen, error_text
-from lmtui.tui.tomledit import set_name
+from lmtui.tui.widgets import cursor_row_key
 
 
 def starter_text(name: str) -> str | None:
@@ -81,13 +82,7 @@ class ProjectsScreen(Screen):
         self.show_summary()
 
     def current_key(self) -> str | None:
-        table = self.query_one("#projects", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_row_key(self.query_one("#projects", DataTable))
 
     def current(self) -> ProjectEntry | None:
         key = self.current_key()

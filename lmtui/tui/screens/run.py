@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -14,23 +13,15 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from lmtui.tui.runinfo import RunTracker, fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.runs.tracker import RunTracker, fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.tui.screens.push import PushScreen
 from lmtui.tui.screens.runs import STATUS_STYLE
 from lmtui.tui.widgets.chart import Chart, Curve
+from lmtui.tui.widgets.eval_view import EvalResults
 from lmtui.tui.widgets.hardware import HardwarePanel
 from lmtui.tui.widgets.logview import LogView
 
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99)
-
-
-def optional_module(name: str):
-    """The module ``name`` if it is installed (integration points other parts of lmtui fill), else None."""
-    try:
-        if importlib.util.find_spec(name) is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module(name)
 
 
 def header_text(t: RunTracker) -> Text:
@@ -144,7 +135,6 @@ class RunScreen(Screen):
         super().__init__()
         self.run_path = Path(path)
         self.tracker: RunTracker = self.app.tracker(self.run_path)
-        self.eval_view = optional_module("lmtui.tui.eval_view")
         self._last_status = None
         series = self.tracker.series
         curves = {
@@ -179,9 +169,8 @@ class RunScreen(Screen):
             with TabPane("Config", id="config"):
                 with VerticalScroll():
                     yield Static(self.config_renderable(), id="run-config")
-            if self.eval_view is not None and hasattr(self.eval_view, "EvalResults"):
-                with TabPane("Eval", id="eval"):
-                    yield self.eval_view.EvalResults(str(self.run_path))
+            with TabPane("Eval", id="eval"):
+                yield EvalResults(str(self.run_path))
         yield Footer()
 
     def config_renderable(self):
@@ -237,8 +226,6 @@ class RunScreen(Screen):
             return status in ("queued", "running")
         if action == "resume":
             return status in ("stopped", "crashed", "failed")
-        if action == "push":
-            return optional_module("lmtui.tui.push_screen") is not None
         return True
 
     # actions ---------------------------------------------------------------------
@@ -279,6 +266,4 @@ class RunScreen(Screen):
         self.app.delete_run(str(self.run_path))
 
     def action_push(self) -> None:
-        module = optional_module("lmtui.tui.push_screen")
-        if module is not None:
-            self.app.push_screen(module.PushScreen(str(self.run_path)))
+        self.app.push_screen(PushScreen(str(self.run_path)))

@@ -8,7 +8,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from lmtui.tui.runinfo import RunTracker, fmt_duration, fmt_number, fmt_rate, sparkline
+from lmtui.runs.tracker import RunTracker, fmt_duration, fmt_number, fmt_rate, sparkline
+from lmtui.tui.widgets import cursor_row_key
 
 STATUS_STYLE = {"running": "bold green", "queued": "cyan", "finished": "dim", "failed": "bold red",
                 "crashed": "bold red", "stopped": "yellow"}
@@ -119,13 +120,7 @@ class RunsScreen(Screen):
         self.query_one("#runs-info", Static).update(info)
 
     def current_key(self) -> str | None:
-        table = self.query_one("#runs", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:
-            return None
+        return cursor_row_key(self.query_one("#runs", DataTable))
 
     # actions ---------------------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

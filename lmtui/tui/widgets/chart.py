@@ -1,7 +1,7 @@
 """The one chart widget of the UI: metric curves against step or wall time.
 
 Backend: textual-plotext (it has a log scale); nothing outside this module touches it. Each
-redraw reduces every curve to the chart's width first (:func:`lmtui.tui.series.downsample`,
+redraw reduces every curve to the chart's width first (:func:`lmtui.runs.series.downsample`,
 the extremes of each column kept), so a 100,000-point curve draws as fast as a short one.
 Smoothing is the series' debiased EMA; the raw curve is drawn faint behind the smoothed one.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
-from lmtui.tui.series import Series, downsample
+from lmtui.runs.series import Series, downsample
 
 PALETTE = [(0, 130, 200), (230, 25, 75), (60, 180, 75), (245, 130, 48), (145, 30, 180), (70, 240, 240),
            (240, 50, 230), (180, 225, 40)]

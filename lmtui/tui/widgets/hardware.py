@@ -7,8 +7,8 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import Static
 
+from lmtui.runs.tracker import fmt_bytes
 from lmtui.tui import hardware
-from lmtui.tui.runinfo import fmt_bytes
 
 
 def bar(fraction: float, width: int = 10) -> str:

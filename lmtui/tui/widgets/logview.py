@@ -1,6 +1,6 @@
 """Live tail of a run's train.log: follows the end, never loads a huge log whole.
 
-Reading is :class:`lmtui.tui.logtail.LogTail` (bounded reads, partial lines held back,
+Reading is :class:`lmtui.runs.logtail.LogTail` (bounded reads, partial lines held back,
 skips ahead when far behind); display is Textual's ``Log``, which renders only the visible
 lines and keeps at most ``max_lines``. The line still being written shows below the log.
 Scrolling up stops following; ``End`` (or scrolling back to the bottom) resumes it.
@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Log, Static
 
-from lmtui.tui.logtail import LogTail
+from lmtui.runs.logtail import LogTail
 
 
 class LogView(Vertical):

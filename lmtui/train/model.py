@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmtui.errors import ProjectError
-from lmtui.project.load import line_of, project_text, resolve_path
+from lmtui.project.lines import line_of
+from lmtui.project.load import project_text
+from lmtui.project.paths import resolve_path
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
 
 IGNORE_INDEX = -100

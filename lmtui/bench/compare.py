@@ -3,7 +3,7 @@
 One invocation trains the same model shape on the same corpus with the same tokenizer files,
 first with the baseline (``../shared/bench/baseline_mlm.py``: datasets.map tokenization,
 group_texts or line_by_line [+ pad_to_max_length], DataCollatorForLanguageModeling, Trainer),
-then with lmtui's own pipeline (token cache + ``lmtui.worker``, the process ``lmtui run``
+then with lmtui's own pipeline (token cache + ``lmtui.driver``, the process ``lmtui run``
 starts), and prints one table: real (non-padding) tokens per second, preprocessing time (cold,
 and cached for lmtui), peak memory, held-out MLM loss after the same number of steps (so the
 same number of sequences), and the ratios.
@@ -305,10 +305,10 @@ num_processes = {args.processes}
 
 def run_lmtui(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, work: Path) -> Result:
     """Train with lmtui's pipeline (the driver ``lmtui run`` starts) from a fresh cache and read its events."""
-    from lmtui import launcher
-    from lmtui.dataset import prepare_dataset
+    from lmtui.data.token_cache import prepare_dataset
     from lmtui.project.load import load_project
-    from lmtui.rundir import read_events
+    from lmtui.runs import launcher
+    from lmtui.runs.rundir import read_events
 
     folder = work / f"lmtui-{mode}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -317,7 +317,7 @@ def run_lmtui(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, wor
     path.write_text(lmtui_project_text(corpus, tokenizer, shape, MODES[mode][1], args))
     project = load_project(str(path))
     run, _ = launcher.prepare_run(project, fresh=True)
-    code, wall, rss, gpu = run_measured([sys.executable, "-m", "lmtui.worker", str(run.path)], run.log_file, run.path,
+    code, wall, rss, gpu = run_measured([sys.executable, "-m", "lmtui.driver", str(run.path)], run.log_file, run.path,
                                         env={"PYTHONUNBUFFERED": "1"})
     events, _ = read_events(run.events_file, 0)
     last = {e["type"]: e for e in events}
@@ -478,8 +478,8 @@ def run_benchmark(args, log=print) -> dict:
 def run_levers(corpus: Corpus, tokenizer: Path, shape: dict, modes: list[str], args, work: Path, env: dict,
                log) -> dict:
     """``--levers``: time lmtui's training step with one speed lever changed at a time (see
-    :mod:`lmtui.bench_levers`), for packed sequences and/or line_by_line as ``modes`` ask."""
-    from lmtui.bench_levers import measure
+    :mod:`lmtui.bench.levers`), for packed sequences and/or line_by_line as ``modes`` ask."""
+    from lmtui.bench.levers import measure
     from lmtui.project.load import load_project
 
     folder = work / "levers"

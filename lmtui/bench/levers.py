@@ -14,12 +14,11 @@ from __future__ import annotations
 import contextlib
 import time
 
-import numpy as np
 import torch
 
-from lmtui.data import CHUNK_COST, IGNORE_INDEX, MaskingConfig, Sequences, TrainStream
-from lmtui.dataset import TokenCache, prepare_dataset
-from lmtui.modeling import MaskedLMObjective
+from lmtui.data.batches import CHUNK_COST, IGNORE_INDEX, MaskingConfig, Sequences, TrainStream
+from lmtui.data.token_cache import TokenCache, prepare_dataset
+from lmtui.train.model import MaskedLMObjective
 
 LEVERS = ("run_mlm.py step", "lmtui step", "foreach AdamW (not fused)", "accuracy in the training step",
           "MLM head on every position", "eager attention", "bf16 autocast", "no dropout", "torch.compile")
@@ -80,7 +79,7 @@ def measure(project, tokenizer_dir, *, line_by_line: bool, steps: int, threads: 
     """Time every lever on ``steps`` micro-batches of the project's corpus; returns rows for the table."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    from lmtui.modeling import build_config
+    from lmtui.train.model import build_config
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)

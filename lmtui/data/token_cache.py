@@ -17,17 +17,15 @@ Tokenization uses all cores (`tokenizers` batch encoding is multi-threaded).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from lmtui.corpus import CorpusStats, corpus_documents, corpus_fingerprint
-from lmtui.fingerprint import digest_bytes, file_digest
-from lmtui.project.load import cache_dir
-from lmtui.rundir import atomic_write_json
+from lmtui.data.corpus import CorpusStats, corpus_documents, corpus_fingerprint
+from lmtui.data.fingerprint import digest_bytes, file_digest
+from lmtui.fsutil import atomic_folder, atomic_write_json
+from lmtui.project.paths import cache_dir
 
 CACHE_VERSION = 1
 ENCODE_BATCH = 4096
@@ -83,9 +81,7 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print) -> dict:
     stats = CorpusStats()
     train, valid = corpus_documents(project, stats)
     dtype = np.uint16 if len(tokenizer) <= 65535 else np.uint32
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         t0 = time.perf_counter()
         counts = {}
         for split, docs in zip(SPLITS, (train, valid)):
@@ -103,12 +99,6 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print) -> dict:
                 "invalid_utf8_lines": stats.invalid_utf8_lines, "seconds": round(time.perf_counter() - t0, 3),
                 "files": files}
         atomic_write_json(tmp / "meta.json", meta)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return meta
 
 

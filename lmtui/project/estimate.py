@@ -21,7 +21,7 @@ from lmtui.errors import LmtuiError
 from lmtui.project.presets import resolve_shape
 from lmtui.project.schema import Project
 
-# The model's embedding matrix is padded to a multiple of this (lmtui.modeling.padded_vocab_size).
+# The model's embedding matrix is padded to a multiple of this (lmtui.train.model.padded_vocab_size).
 VOCAB_MULTIPLE = 64
 # Rough sustained training throughput when no run of the project has measured one.
 ASSUMED_FLOPS = {"cpu": 1.0e11, "cuda": 1.0e14}
@@ -91,7 +91,7 @@ def summarize(project: Project, *, measured_tokens_per_s: float | None = None,
         device: ``cuda`` or ``cpu`` for the fallback throughput (default: the project's device
             setting, ``auto`` counting as cuda only when an NVIDIA GPU is visible).
     """
-    from lmtui.corpus import corpus_files
+    from lmtui.data.corpus import corpus_files
 
     out = ProjectSummary(parameters=estimate_parameters(project), tokens_per_step=tokens_per_step(project))
     try:

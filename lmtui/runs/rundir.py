@@ -20,64 +20,16 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-import psutil
 
 from lmtui.errors import RunError
+from lmtui.fsutil import atomic_write_json
+from lmtui.procs import pid_alive
 
 EVENTS_VERSION = 1
-STATUSES = ("queued", "running", "finished", "failed", "stopped", "crashed")
 ACTIVE = ("queued", "running")
-STAGES = ("tokenizer", "dataset", "pretrain", "evaluate", "publish")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | os.PathLike, data: dict) -> None:
-    """Write ``data`` as indented JSON to ``path`` atomically (temporary file + rename)."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def process_start_time(pid: int) -> float | None:
-    """Creation time of process ``pid`` (seconds since the epoch), or None if it is gone."""
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return None
-
-
-def pid_alive(pid: int | None, start_time: float | None) -> bool:
-    """Whether ``pid`` is running and is the process started at ``start_time`` (not a reused pid)."""
-    if not pid:
-        return False
-    created = process_start_time(pid)
-    if created is None:
-        return False
-    try:
-        if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-            return False
-    except psutil.Error:
-        return False
-    return start_time is None or abs(created - start_time) < 1.0
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from lmtui.rundir import atomic_write_json
+from lmtui.fsutil import atomic_write_json
 
 
 def digest_bytes(*parts: object) -> str:

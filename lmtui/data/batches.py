@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lmtui.dataset import TokenCache
+from lmtui.data.token_cache import TokenCache
 
 IGNORE_INDEX = -100
 # The fixed cost of one more forward/backward pass, as a fraction of the micro-batch padded to

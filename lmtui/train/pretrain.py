@@ -1,4 +1,4 @@
-"""The pretraining loop, run under ``accelerate launch -m lmtui.train_worker RUN_DIR``.
+"""The pretraining loop, run under ``accelerate launch -m lmtui.train.pretrain RUN_DIR``.
 
 Reads top to bottom like nanoGPT's train.py: settings from the run's frozen project, data from
 the memory-mapped token cache, the model, AdamW and its schedule, then the loop (accumulate,
@@ -7,7 +7,7 @@ mixed precision and data-parallel processes; only rank 0 writes events.
 
 Resume: the newest complete checkpoint (``checkpoints/step-N/trainer_state.json`` present) is
 loaded with ``Accelerator.load_state`` and training continues at step N with the same data
-order and masks (see :mod:`lmtui.data`).
+order and masks (see :mod:`lmtui.data.batches`).
 
 Stop: SIGINT or SIGTERM sets a flag; at the next step boundary the worker writes a checkpoint,
 emits ``train_end`` with status ``stopped`` and exits 0.
@@ -28,12 +28,14 @@ from pathlib import Path
 
 import torch
 
-from lmtui.data import CHUNK_COST, MaskingConfig, Sequences, TrainStream, eval_batches
-from lmtui.dataset import TokenCache
-from lmtui.modeling import (MaskedLMObjective, build_model, flops_per_token, gpu_peak_flops, parameter_counts,
-                            perplexity)
+from lmtui.data.batches import CHUNK_COST, MaskingConfig, Sequences, TrainStream, eval_batches
+from lmtui.data.token_cache import TokenCache
+from lmtui.fsutil import atomic_folder, atomic_write_json, replace_folder
 from lmtui.project.load import parse_project
-from lmtui.rundir import RunDir, atomic_write_json
+from lmtui.runs.rundir import RunDir
+from lmtui.train.devices import resolve_mixed_precision, uses_cpu
+from lmtui.train.model import (MaskedLMObjective, build_model, flops_per_token, gpu_peak_flops, parameter_counts,
+                               perplexity)
 
 STOP = {"requested": False}
 
@@ -60,15 +62,6 @@ def die_with_launcher() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     if os.getppid() != launcher:  # the launcher died before the request took effect
         os._exit(1)
-
-
-def resolve_mixed_precision(setting: str, device: torch.device) -> str:
-    """``auto`` becomes bf16 on a CUDA device that supports it, else ``no``."""
-    if setting != "auto":
-        return setting
-    if device.type == "cuda" or (torch.cuda.is_available() and device.type != "cpu"):
-        return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    return "no"
 
 
 def total_steps(tr, num_sequences: int) -> int:
@@ -140,9 +133,7 @@ def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: dict,
         model.save_pretrained(tmp / "model", safe_serialization=True)
         tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / "trainer_state.json", state)
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        replace_folder(tmp, final)
         for _, old in run.checkpoints()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
         run.emit("checkpoint", step=step, path=str(final))
@@ -155,13 +146,9 @@ def save_final_model(accelerator, run: RunDir, objective, tokenizer) -> int:
     model = accelerator.unwrap_model(objective).model
     params = parameter_counts(model)[0]
     if accelerator.is_main_process:
-        tmp = run.path / ".tmp-model"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        if run.model_dir.exists():
-            shutil.rmtree(run.model_dir)
-        tmp.rename(run.model_dir)
+        with atomic_folder(run.model_dir, ".tmp-model") as tmp:
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
         run.emit("model", path=str(run.model_dir), params=params)
     accelerator.wait_for_everyone()
     return params
@@ -182,9 +169,8 @@ def main(run_path: str) -> int:
     tr, hw = project.training, project.hardware
     state = run.read_state()
 
-    cpu = hw.device == "cpu" or not torch.cuda.is_available()
-    probe = torch.device("cpu" if cpu else "cuda")
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(hw.mixed_precision, probe), cpu=cpu)
+    cpu = uses_cpu(hw.device)
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(hw.mixed_precision, cpu), cpu=cpu)
     world, rank = accelerator.num_processes, accelerator.process_index
     main_process = accelerator.is_main_process
     emit = run.emit if main_process else (lambda *a, **k: None)
@@ -344,7 +330,7 @@ def main(run_path: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        print("usage: accelerate launch -m lmtui.train_worker RUN_DIR", file=sys.stderr)
+        print("usage: accelerate launch -m lmtui.train.pretrain RUN_DIR", file=sys.stderr)
         raise SystemExit(2)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     die_with_launcher()

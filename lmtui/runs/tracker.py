@@ -1,7 +1,7 @@
 """What the UI and `lmtui runs` show about a run, read incrementally from its run directory.
 
 A :class:`RunTracker` follows one run: ``run.json`` for the status (``crashed`` when the
-process is gone without a final status, see :meth:`lmtui.rundir.RunDir.status`) and
+process is gone without a final status, see :meth:`lmtui.runs.rundir.RunDir.status`) and
 ``events.jsonl`` from the last byte read, so a poll costs only the new lines. It keeps the
 curves the charts draw and the latest numbers the tables show. Plain Python: no Textual,
 no torch.
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lmtui.rundir import ACTIVE, RunDir
-from lmtui.tui.series import Series
+from lmtui.runs.rundir import ACTIVE, RunDir
+from lmtui.runs.series import Series
 
 # Curves kept per run: name -> (event type, field).
 CURVES = {
@@ -38,7 +38,7 @@ POLL_BYTES = 4 << 20
 def read_event_lines(path: Path, offset: int, max_bytes: int = POLL_BYTES) -> tuple[list[dict], int]:
     """Complete event lines of ``path`` from byte ``offset``, reading at most ``max_bytes``.
 
-    Same contract as :func:`lmtui.rundir.read_events` (a partial last line waits for the next
+    Same contract as :func:`lmtui.runs.rundir.read_events` (a partial last line waits for the next
     call, invalid lines are skipped) with a bound on the work: call again while the returned
     offset moves. A single line longer than ``max_bytes`` is read whole.
     """

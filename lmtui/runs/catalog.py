@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmtui.errors import LmtuiError
-from lmtui.project.load import load_project, output_dir
+from lmtui.project.load import load_project
+from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
-from lmtui.rundir import RunDir, list_runs
+from lmtui.runs.rundir import RunDir, list_runs
 
 SCAN_DEPTH = 3
 SKIP_FILES = {"pyproject.toml"}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from lmtui.errors import CorpusError
+from lmtui.project.paths import expand_placeholders
 
 CHUNK_BYTES = 16 << 20
 
@@ -35,19 +36,6 @@ class CorpusStats:
     def as_dict(self) -> dict:
         return {"files": self.files, "bytes": self.bytes, "documents": self.documents,
                 "invalid_utf8_lines": self.invalid_utf8_lines}
-
-
-PLACEHOLDERS = ("{stdlib}", "{purelib}")
-
-
-def expand_placeholders(pattern: str) -> str:
-    """Replace ``{stdlib}`` / ``{purelib}`` by this Python's standard-library / site-packages folder."""
-    if "{" not in pattern:
-        return pattern
-    import sysconfig
-
-    paths = sysconfig.get_paths()
-    return pattern.replace("{stdlib}", paths["stdlib"]).replace("{purelib}", paths["purelib"])
 
 
 def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | None = None,
@@ -298,7 +286,7 @@ def split_documents(docs: Iterable[str], fraction: float, seed: int) -> tuple[li
 
 def corpus_files(project) -> tuple[list[Path], list[Path]]:
     """Resolved (training files, validation files) of a project's [corpus] section."""
-    from lmtui.project.load import project_dir
+    from lmtui.project.paths import project_dir
 
     c = project.corpus
     base = project_dir(project)
@@ -312,7 +300,7 @@ def corpus_fingerprint(project, cache_dir: str) -> str:
     """Fingerprint of the corpus contents and every [corpus] setting that changes the documents."""
     from dataclasses import asdict
 
-    from lmtui.fingerprint import digest_bytes, files_digest
+    from lmtui.data.fingerprint import digest_bytes, files_digest
 
     train, valid = corpus_files(project)
     settings = asdict(project.corpus)

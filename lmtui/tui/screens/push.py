@@ -56,7 +56,7 @@ class PushScreen(ModalScreen[dict | None]):
 
     # layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from lmtui.rundir import RunDir
+        from lmtui.runs.rundir import RunDir
 
         with Vertical(id="push-dialog"):
             yield Label(f"Publish {RunDir(self.run_path).run_id} to the Hugging Face Hub", id="push-title")
@@ -85,7 +85,7 @@ class PushScreen(ModalScreen[dict | None]):
     # planning ------------------------------------------------------------------
     def _load_settings(self) -> None:
         from lmtui.hub.push import run_settings
-        from lmtui.rundir import RunDir
+        from lmtui.runs.rundir import RunDir
 
         try:
             settings = run_settings(RunDir(self.run_path))
@@ -122,7 +122,7 @@ class PushScreen(ModalScreen[dict | None]):
 
     def _plan(self, settings) -> None:
         from lmtui.hub.push import plan_push
-        from lmtui.rundir import RunDir
+        from lmtui.runs.rundir import RunDir
 
         try:
             plan = plan_push(RunDir(self.run_path), settings, account=self.account)

@@ -1,7 +1,7 @@
 """The project file's ``[eval]`` section and its fine-tuning tasks (``[eval.tasks.NAME]`` tables).
 
 Imports nothing heavy (no torch, transformers, numpy): the schema, the loader, ``lmtui keys``
-and the TUI read it cheaply. Importing this module registers the section with the schema.
+and the TUI read it cheaply.
 
 The top-level keys are validated by the project loader like every section. The task tables
 are free-form in the schema (one ``dict`` key) and validated here by :func:`task_specs`, with
@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lmtui.errors import ProjectError
-from lmtui.project.schema import key, register_section
+from lmtui.project.lines import line_of
+from lmtui.project.paths import resolve_path
+from lmtui.project.sections import key
 
 MASK_PLACEHOLDERS = ("<mask>", "[MASK]")
 
@@ -101,8 +103,6 @@ class EvalSection:
         table["tasks"] = tasks
         return table
 
-
-register_section("eval", EvalSection)
 
 
 # --------------------------------------------------------------------------- tasks
@@ -215,16 +215,12 @@ class TaskSpec:
 
 
 def _line(text: str, section: str, name: str | None = None) -> int | None:
-    from lmtui.project.load import line_of  # local: the loader imports the schema, which imports this module
-
     return line_of(text, section, name) if text else None
 
 
 def _resolver(project) -> Callable[[str], str]:
     if project.path is None:
         return lambda p: str(Path(os.path.expanduser(p)).resolve())
-    from lmtui.project.load import resolve_path
-
     return lambda p: resolve_path(project, p)
 
 

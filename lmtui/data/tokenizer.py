@@ -21,15 +21,14 @@ covers the corpus contents and the [corpus] and [tokenizer] settings.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from lmtui.corpus import corpus_documents, corpus_fingerprint
+from lmtui.data.corpus import corpus_documents, corpus_fingerprint
+from lmtui.data.fingerprint import digest_bytes
 from lmtui.errors import ProjectError
-from lmtui.fingerprint import digest_bytes
-from lmtui.project.load import cache_dir, resolve_path
+from lmtui.fsutil import atomic_folder
+from lmtui.project.paths import cache_dir, resolve_path
 from lmtui.project.presets import SPECIAL_TOKENS
 
 
@@ -183,15 +182,7 @@ def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
     log(f"training a {t.kind} tokenizer (vocab_size {t.vocab_size}) on {len(train)} documents")
     fast = train_tokenizer(train, t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
                            lowercase=t.lowercase, model_max_length=project.training.max_seq_length)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{fp}-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         fast.save_pretrained(tmp)
         (tmp / "preview.json").write_text(json.dumps(preview(fast, train)))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder, False

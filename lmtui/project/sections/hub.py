@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmtui.project.schema import key, register_section
+from lmtui.project.sections import key
 
 
 @dataclass
@@ -34,5 +34,3 @@ class HubSection:
     include_events: bool = key(False, "Also upload the run's event log (events.jsonl).")
     commit_message: str = key("", "Commit message of the push. Default: 'Upload <run id> with lmtui'.")
 
-
-register_section("hub", HubSection)

@@ -1,6 +1,6 @@
 """Start, find, stop and resume runs as detached processes.
 
-A run's driver (``python -m lmtui.worker RUN_DIR``) is started in a new session (its own
+A run's driver (``python -m lmtui.driver RUN_DIR``) is started in a new session (its own
 process group), with stdin closed and its output appended to ``train.log``; it survives the
 terminal, the SSH connection and the UI that started it. The driver runs the tokenizer and
 dataset stages itself and the pretraining stage as an ``accelerate launch`` child in the same
@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from lmtui.errors import RunError
+from lmtui.fsutil import atomic_write_text
+from lmtui.procs import pid_alive, process_start_time, spawn_detached
 from lmtui.project.freeze import apply_overrides, frozen_text
-from lmtui.project.load import check_consistency, load_project, output_dir, parse_project, project_text
+from lmtui.project.load import check_consistency, load_project, parse_project, project_text
+from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
-from lmtui.rundir import RunDir, atomic_write_text, host, list_runs, new_run_id, pid_alive, process_start_time
+from lmtui.runs.rundir import RunDir, host, list_runs, new_run_id
+
+DRIVER_MODULE = "lmtui.driver"
 
 # Sections whose change makes an existing run's checkpoints meaningless.
 TRAINING_SECTIONS = ("corpus", "tokenizer", "model", "training")
@@ -97,11 +101,8 @@ def start_driver(run: RunDir) -> int:
         the driver's pid, which is also the process group id of every process of the run.
     """
     run.update_state(status="queued", error=None, exit_code=None, ended=None, queued=time.time())
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(run.log_file, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lmtui.worker", str(run.path)], stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                                cwd=str(run.path), close_fds=True)
+    proc = spawn_detached([sys.executable, "-m", DRIVER_MODULE, str(run.path)], run.log_file, cwd=run.path,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
     run.update_state(pid=proc.pid, pid_start_time=process_start_time(proc.pid), host=host())
     return proc.pid
 

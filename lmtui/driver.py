@@ -1,0 +1,76 @@
+"""The run driver: ``python -m lmtui.driver RUN_DIR``, started detached by :mod:`lmtui.runs.launcher`.
+
+Walks the stages of :data:`lmtui.stages.STAGES` in order, each skipped when its output exists
+for the same inputs. It owns ``run.json``: status, stage, times, exit code and error.
+
+SIGINT/SIGTERM (``lmtui stop``) reach every process of the group: the trainer checkpoints
+and exits; the driver waits for it and marks the run ``stopped``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+from lmtui.errors import LmtuiError
+from lmtui.project.load import parse_project
+from lmtui.runs.rundir import RunDir
+from lmtui.stages import STAGES, Stopped
+
+
+def _on_signal(signum, frame):
+    raise Stopped(signal.Signals(signum).name)
+
+
+def main(run_path: str) -> int:
+    run = RunDir(run_path)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    run.update_state(status="running", pid=os.getpid(), started=time.time(), ended=None, error=None, exit_code=None)
+    resumed = run.events_file.exists()
+    run.emit("run_start", run_id=run.run_id, resumed=resumed, host=run.read_state().get("host"))
+    try:
+        project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                                str(run.project_file))
+        for stage in STAGES:
+            if not stage.wanted(project):
+                continue
+            if stage.done(run, project):
+                run.emit("stage", stage=stage.name, state="skipped")
+                continue
+            run.update_state(stage=stage.name)
+            run.emit("stage", stage=stage.name, state="start")
+            t0 = time.perf_counter()
+            stage.run(run, project)
+            run.emit("stage", stage=stage.name, state="done", seconds=round(time.perf_counter() - t0, 3))
+    except Stopped:
+        run.update_state(status="stopped", ended=time.time(), exit_code=0)
+        run.emit("end", status="stopped")
+        print("run stopped", flush=True)
+        return 0
+    except LmtuiError as exc:
+        return _failed(run, exc.format())
+    except Exception as exc:  # the log keeps the traceback; run.json the one-line cause
+        traceback.print_exc()
+        return _failed(run, f"{type(exc).__name__}: {exc}")
+    final = run.last_event("eval")
+    metrics = {k: final[k] for k in ("loss", "perplexity", "accuracy")} if final else None
+    run.update_state(status="finished", ended=time.time(), exit_code=0, stage=None)
+    run.emit("end", status="finished", metrics=metrics)
+    print("run finished", flush=True)
+    return 0
+
+
+def _failed(run: RunDir, message: str) -> int:
+    print(f"error: {message}", flush=True)
+    run.update_state(status="failed", ended=time.time(), exit_code=1, error=message)
+    run.emit("end", status="failed", error=message)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1]))

@@ -1,0 +1,70 @@
+"""Atomic writes of files and folders: a reader sees the old version or the new one, never half of one.
+
+A file is written to a temporary name in the same folder, flushed to disk and renamed over
+the old one (``os.replace`` is atomic on POSIX). A folder is filled under a temporary name
+beside its final place and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (temporary file + rename)."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def replace_folder(tmp: Path, final: Path) -> None:
+    """Put the finished folder ``tmp`` in place of ``final`` (removing an earlier ``final``) by a rename."""
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
+@contextlib.contextmanager
+def atomic_folder(final: str | os.PathLike, tmp_name: str | None = None) -> Iterator[Path]:
+    """Write a folder atomically: yields an empty temporary folder beside ``final``, which
+    replaces ``final`` when the block ends and is removed when it raises.
+
+    Args:
+        final: the folder's name once complete.
+        tmp_name: a fixed name for the temporary folder (a leftover of an interrupted write is
+            then reused); default: a unique ``.tmp-<name>-*`` folder (safe for concurrent writers).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if tmp_name is None:
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    else:
+        tmp = final.parent / tmp_name
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    try:
+        yield tmp
+        replace_folder(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
