@@ -85,8 +85,7 @@ def measure(project, tokenizer_dir, *, line_by_line: bool, steps: int, threads: 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     folder, _, _ = prepare_dataset(project, tokenizer_dir, log=lambda m: None)
     tr = project.training
-    masking = MaskingConfig(tokenizer.mask_token_id, tokenizer.pad_token_id, tuple(tokenizer.all_special_ids),
-                            len(tokenizer))
+    masking = MaskingConfig.from_tokenizer(tokenizer)
     sequences = Sequences(TokenCache(folder, "train"), tr.max_seq_length, line_by_line, tokenizer.sep_token_id)
     stream = TrainStream(sequences, masking, seed=tr.seed, batch_size=tr.batch_size,
                          micro_batch_size=tr.batch_size, rank=0, world_size=1, chunk_cost=CHUNK_COST["cpu"])

@@ -52,6 +52,18 @@ class MaskingConfig:
     mask_replace_prob: float = 0.8
     random_replace_prob: float = 0.1
 
+    @classmethod
+    def from_tokenizer(cls, tokenizer, training=None) -> "MaskingConfig":
+        """BERT masking with ``tokenizer``'s mask, pad and special ids and its full length as the
+        vocabulary of random replacements; probabilities from a project's ``[training]`` section
+        when given, else BERT's (0.15 selected; 80% masked, 10% random)."""
+        kw = {}
+        if training is not None:
+            kw = dict(mlm_probability=training.mlm_probability, mask_replace_prob=training.mask_replace_prob,
+                      random_replace_prob=training.random_replace_prob)
+        return cls(mask_token_id=tokenizer.mask_token_id, pad_token_id=tokenizer.pad_token_id,
+                   special_ids=tuple(tokenizer.all_special_ids), vocab_size=len(tokenizer), **kw)
+
 
 def mask_tokens(ids: np.ndarray, valid: np.ndarray, cfg: MaskingConfig, rng: np.random.Generator):
     """Apply BERT masking to a batch.

@@ -78,16 +78,6 @@ def masked_batches(blocks: _Blocks, masking: MaskingConfig, *, batch_size: int, 
                "attention_mask": None if valid.all() else torch.from_numpy(valid.astype(np.int64))}
 
 
-def masking_config(tokenizer, model, training=None) -> MaskingConfig:
-    """BERT masking with the tokenizer's ids; probabilities from the project's [training] if given."""
-    kw = {}
-    if training is not None:
-        kw = dict(mlm_probability=training.mlm_probability, mask_replace_prob=training.mask_replace_prob,
-                  random_replace_prob=training.random_replace_prob)
-    return MaskingConfig(mask_token_id=tokenizer.mask_token_id, pad_token_id=tokenizer.pad_token_id,
-                         special_ids=tuple(tokenizer.all_special_ids), vocab_size=len(tokenizer), **kw)
-
-
 class _Scorer:
     """Masked-LM loss over selected positions for any ``*ForMaskedLM`` (head on masked rows only
     for the four lmtui architectures, full logits otherwise)."""

@@ -114,6 +114,7 @@ def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
     if intrinsic:
         from transformers import AutoModelForMaskedLM, AutoTokenizer
 
+        from lmtui.data.batches import MaskingConfig
         from lmtui.evaluation import intrinsic as intr
         from lmtui.evaluation.finetune import max_positions
 
@@ -127,7 +128,7 @@ def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
                 m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
                                         max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
                                         batch_size=table["batch_size"],
-                                        masking=intr.masking_config(tokenizer, model, project.training), device=device)
+                                        masking=MaskingConfig.from_tokenizer(tokenizer, project.training), device=device)
                 store({"perplexity": m | {"fingerprint": fps["perplexity"]}})
                 emit("eval_result", task="perplexity", metrics=m)
                 log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "

@@ -20,13 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmtui.data.batches import IGNORE_INDEX
 from lmtui.errors import ProjectError
 from lmtui.project.lines import line_of
 from lmtui.project.load import project_text
 from lmtui.project.paths import resolve_path
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
 
-IGNORE_INDEX = -100
 
 
 def padded_vocab_size(n: int, multiple: int = 64) -> int:

@@ -180,10 +180,7 @@ def main(run_path: str) -> int:
     set_seed(tr.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer_dir)
-    masking = MaskingConfig(mask_token_id=tokenizer.mask_token_id, pad_token_id=tokenizer.pad_token_id,
-                            special_ids=tuple(tokenizer.all_special_ids), vocab_size=len(tokenizer),
-                            mlm_probability=tr.mlm_probability, mask_replace_prob=tr.mask_replace_prob,
-                            random_replace_prob=tr.random_replace_prob)
+    masking = MaskingConfig.from_tokenizer(tokenizer, tr)
     cache = Path(state["dataset_dir"])
     end_id = tokenizer.sep_token_id
     train_seqs = Sequences(TokenCache(cache, "train"), tr.max_seq_length, tr.line_by_line, end_id)
