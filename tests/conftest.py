@@ -1,84 +1,15 @@
-"""Shared fixtures: the real data folder beside the repo, project files, and a trained tiny run."""
+"""Shared fixtures: the real data folder beside the repo, a trained tiny run, a folder of runs in every
+status and a working directory with projects (helpers: tests/support/)."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
+import psutil
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-DATA = (REPO.parent / "shared" / "data").resolve()
-
-
-def lmtui(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None,
-          check: bool = False) -> subprocess.CompletedProcess:
-    """Run the `lmtui` command line as a user would (a subprocess); returns the completed process."""
-    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-    proc = subprocess.run([sys.executable, "-m", "lmtui", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"lmtui {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def write_project(folder: Path, name: str, body: str) -> Path:
-    """Write ``folder/name.toml`` with ``body`` (dedented) and return its path."""
-    path = folder / f"{name}.toml"
-    path.write_text(textwrap.dedent(body).lstrip())
-    return path
-
-
-def wikitext_bert_project(folder: Path, name: str = "wikibert", *, max_steps: int = 40, logging_steps: int = 5,
-                          save_steps: int = 10, extra: str = "") -> Path:
-    """A BERT + WordPiece project on WikiText-2 (train on test.txt, validate on valid.txt), tiny model."""
-    return write_project(folder, name, f"""
-        [project]
-        name = "{name}"
-        output_dir = "runs"
-
-        [corpus]
-        train_files = ["{DATA}/wikitext-2/test.txt"]
-        validation_files = ["{DATA}/wikitext-2/valid.txt"]
-
-        [tokenizer]
-        kind = "wordpiece"
-        vocab_size = 4000
-        lowercase = true
-
-        [model]
-        architecture = "bert"
-        size = "tiny"
-        config_overrides = {{ hidden_size = 64, num_attention_heads = 2, intermediate_size = 128 }}
-
-        [training]
-        max_seq_length = 64
-        batch_size = 32
-        micro_batch_size = 16
-        max_steps = {max_steps}
-        learning_rate = 2e-3
-        warmup_steps = 5
-        logging_steps = {logging_steps}
-        eval_steps = 20
-        save_steps = {save_steps}
-        max_eval_samples = 128
-        {extra}
-    """)
-
-
-def events(run_dir: Path, type_: str | None = None) -> list[dict]:
-    out = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
-    return [e for e in out if type_ is None or e["type"] == type_]
-
-
-def only_run(output_dir: Path) -> Path:
-    runs = [p for p in output_dir.iterdir() if (p / "run.json").is_file()]
-    assert len(runs) == 1, runs
-    return runs[0]
+from support.cli import DATA, lmtui, only_run, wikitext_bert_project
+from support.runs import NOW, PROJECT_TOML, dead_pid, write_run
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +27,40 @@ def trained_run(tmp_path_factory, data_dir) -> Path:
     proc = lmtui("run", str(project), cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return only_run(folder / "runs")
+
+
+@pytest.fixture
+def runs_root(tmp_path) -> Path:
+    """A folder with a corpus file and five runs: running, finished, failed, stopped, crashed."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / "corpus.txt").write_text("the quick brown fox\njumps over the lazy dog\n" * 50)
+    me = psutil.Process(os.getpid())
+    write_run(root, "demo-20270115-070000", status="finished", start=NOW - 7200)
+    write_run(root, "demo-20270115-071500", status="failed", steps=40, start=NOW - 6300,
+              error="RuntimeError: CUDA out of memory")
+    write_run(root, "wiki-20270115-073000", project="wiki", status="stopped", steps=120, start=NOW - 5400,
+              corpus=str(root / "gone.txt"))
+    pid, started = dead_pid()
+    write_run(root, "wiki-20270115-074500", project="wiki", status="running", steps=90, start=NOW - 4500,
+              pid=pid, pid_start_time=started)
+    write_run(root, "demo-20270115-075900", status="running", steps=150, max_steps=400, start=NOW - 310,
+              pid=os.getpid(), pid_start_time=me.create_time(), step_seconds=2.0, loss0=8.5)
+    return root
+
+
+@pytest.fixture
+def project_dir(tmp_path) -> Path:
+    """A working directory with ./projects holding a valid and an invalid project."""
+    work = tmp_path / "work"
+    (work / "projects").mkdir(parents=True)
+    (work / "data").mkdir()
+    (work / "data" / "train.txt").write_text("a line of text\n" * 200)
+    (work / "projects" / "good.toml").write_text(PROJECT_TOML.format(
+        name="good", out="../runs", corpus="../data/train.txt", max_steps=300))
+    (work / "projects" / "broken.toml").write_text(PROJECT_TOML.format(
+        name="broken", out="../runs", corpus="../data/missing.txt", max_steps=300))
+    return work
 
 
 def pytest_collection_modifyitems(config, items):

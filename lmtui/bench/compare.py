@@ -41,7 +41,7 @@ from pathlib import Path
 
 from lmtui.errors import LmtuiError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 
 # Model shapes: the seed's CPU test shape and BERT-base (Devlin et al. 2019) for a GPU.
@@ -308,7 +308,6 @@ def run_lmtui(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, wor
     from lmtui.data.token_cache import prepare_dataset
     from lmtui.project.load import load_project
     from lmtui.runs import launcher
-    from lmtui.runs.rundir import read_events
 
     folder = work / f"lmtui-{mode}"
     shutil.rmtree(folder, ignore_errors=True)
@@ -319,8 +318,7 @@ def run_lmtui(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, wor
     run, _ = launcher.prepare_run(project, fresh=True)
     code, wall, rss, gpu = run_measured([sys.executable, "-m", "lmtui.driver", str(run.path)], run.log_file, run.path,
                                         env={"PYTHONUNBUFFERED": "1"})
-    events, _ = read_events(run.events_file, 0)
-    last = {e["type"]: e for e in events}
+    last = {e["type"]: e for e in run.events()}
     if code != 0 or last.get("end", {}).get("status") != "finished":
         raise LmtuiError(f"the lmtui run failed (exit code {code}) in mode {mode}: {run.read_state().get('error')}",
                          file=str(run.log_file), hint="read the end of the log")

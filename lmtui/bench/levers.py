@@ -19,6 +19,8 @@ import torch
 from lmtui.data.batches import CHUNK_COST, IGNORE_INDEX, MaskingConfig, Sequences, TrainStream
 from lmtui.data.token_cache import TokenCache, prepare_dataset
 from lmtui.train.model import MaskedLMObjective
+from lmtui.train.optim import adamw
+from lmtui.train.pretrain import objective_loss, train_step
 
 LEVERS = ("run_mlm.py step", "lmtui step", "foreach AdamW (not fused)", "accuracy in the training step",
           "MLM head on every position", "eager attention", "bf16 autocast", "no dropout", "torch.compile")
@@ -26,34 +28,36 @@ LINE_BY_LINE_LEVERS = ("run_mlm.py step", "lmtui step", "one chunk (pad to the l
 
 
 class Variant:
-    """A model + optimizer trained with one lever changed; accumulates CPU seconds and real tokens."""
+    """A model + optimizer trained with one lever changed; accumulates CPU seconds and real tokens.
+
+    Each step is the trainer's :func:`lmtui.train.pretrain.train_step` (one micro-batch, clipping
+    at 1.0, AdamW with the trainer's decay split); the lever changes what it is given: the loss
+    (``full_head``: transformers' ``*ForMaskedLM`` loss over logits of every position;
+    ``accuracy``), bf16 autocast (``amp``), a compiled encoder, the AdamW implementation.
+    """
 
     def __init__(self, name: str, make_model, *, full_head=False, amp=False, compile_=False, fused=True,
                  accuracy=False, chunk_cost=None, pad_to_max=False):
-        self.name, self.full_head, self.amp, self.accuracy = name, full_head, amp, accuracy
+        self.name, self.amp = name, amp
         self.chunk_cost, self.pad_to_max = chunk_cost, pad_to_max
         self.model = make_model()
         self.objective = MaskedLMObjective(self.model)
         if compile_:
             self.objective.encoder = torch.compile(self.objective.encoder, dynamic=True)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=5e-5,
-                                           **({"fused": True} if fused else {"foreach": True}))
+        if full_head:  # what transformers' *ForMaskedLM computes with labels
+            self.loss_of = lambda c: self.model(input_ids=c["input_ids"], attention_mask=c["attention_mask"],
+                                                labels=c["labels"]).loss
+        else:
+            self.loss_of = objective_loss(self.objective, accuracy=accuracy)
+        self.optimizer = adamw(self.model, lr=5e-5, weight_decay=0.01, fused=fused or None,
+                               foreach=None if fused else True)
         self.seconds, self.tokens = 0.0, 0
 
-    def step(self, chunks: list[dict], num_targets: int) -> None:
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16) if self.amp else contextlib.nullcontext()
-        for c in chunks:
-            with autocast:
-                if self.full_head:  # what transformers' *ForMaskedLM computes with labels
-                    loss = self.model(input_ids=c["input_ids"], attention_mask=c["attention_mask"],
-                                      labels=c["labels"]).loss
-                else:
-                    loss = self.objective(c["input_ids"], c["targets"], c["attention_mask"], c["positions"],
-                                          accuracy=self.accuracy)[0]
-            (loss * (len(c["targets"]) / max(num_targets, 1))).backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+    def step(self, chunks: list[dict], num_targets: int, num_tokens: int) -> None:
+        autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if self.amp else contextlib.nullcontext
+        micro_batch = {"chunks": chunks, "num_targets": num_targets, "num_tokens": num_tokens}
+        train_step(iter([micro_batch]), 1, self.loss_of, self.optimizer, model=self.model, device=torch.device("cpu"),
+                   max_grad_norm=1.0, autocast=autocast)
 
 
 def _regroup(batch: dict, width: int | None, pad_token_id: int) -> list[dict]:
@@ -120,7 +124,7 @@ def measure(project, tokenizer_dir, *, line_by_line: bool, steps: int, threads: 
             elif v.chunk_cost is not None:
                 chunks = _regroup(batch, None, tokenizer.pad_token_id)
             t0 = time.process_time()
-            v.step(chunks, batch["num_targets"])
+            v.step(chunks, batch["num_targets"], batch["num_tokens"])
             if j >= 2:  # the first two steps warm up kernels and compile
                 v.seconds += time.process_time() - t0
                 v.tokens += batch["num_tokens"]

@@ -32,15 +32,18 @@ def _is_project_file(target: str) -> bool:
 
 
 def _run_project(run, overrides: list[str]):
-    """The run's frozen project with ``section.key=value`` overrides applied."""
-    from lmtui.project.freeze import apply_overrides, dump_toml
-    from lmtui.project.load import parse_project
+    """The run's frozen project with ``section.key=value`` overrides applied (an error about an
+    overridden key names its ``--set`` argument)."""
+    from lmtui.project.freeze import apply_overrides
+    from lmtui.project.load import build_project, parse_project
+    from lmtui.runs.launcher import naming_overrides
 
+    file = str(run.project_file)
     text = run.project_file.read_text(encoding="utf-8")
-    project = parse_project(text, str(run.project_file), str(run.project_file))
+    project = parse_project(text, file, file)
     if overrides:
-        raw = apply_overrides(project.raw, overrides, str(run.project_file))
-        project = parse_project(dump_toml(raw), str(run.project_file), str(run.project_file))
+        with naming_overrides(file, overrides):
+            project = build_project(apply_overrides(project.raw, overrides, file), text, file, file)
     return project
 
 
@@ -119,7 +122,7 @@ def follow(run, request_id: str, console, offset: int) -> str:
 
     from lmtui.evaluation import results as res
     from lmtui.procs import pid_alive
-    from lmtui.runs.rundir import read_events
+    from lmtui.runs.events import read_events
 
     interrupts = {"n": 0}
 

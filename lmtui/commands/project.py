@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lmtui.errors import ProjectError
 from lmtui.fsutil import atomic_write_text
-from lmtui.project.load import load_project
+from lmtui.project.load import load_project, project_text
 from lmtui.project.reference import reference_markdown
 from lmtui.project.template import starter_text
 
@@ -26,11 +26,16 @@ def cmd_new(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from lmtui.project.deep_check import deep_check
+    from lmtui.project.deep_check import check_device, deep_check
 
     for file in args.files:
         project = load_project(file)
-        summary = deep_check(project) if args.deep else None
+        text = project_text(project)
+        summary = None
+        if args.deep:
+            summary = deep_check(project, text)
+        else:
+            check_device(project, text)
         print(f"{file}: ok" + (f" ({summary})" if summary else ""))
     return 0
 
@@ -50,7 +55,8 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="validate project files without running anything")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--no-deep", dest="deep", action="store_false",
-                   help="skip building the model config (faster; no transformers import)")
+                   help="skip building the model config (faster; no transformers import; "
+                        "device = \"cuda\" is still checked)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("keys", help="print the reference of every project-file key (markdown)",

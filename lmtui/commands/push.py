@@ -18,7 +18,7 @@ def _find(args):
 
 
 def _print_plan(console, plan, dry: bool) -> None:
-    from lmtui.hub.card import human_bytes
+    from lmtui.fmt import fmt_bytes_words
 
     run, bundle = plan.run, plan.bundle
     console.print(f"run:        {run.run_id} ({run.status()})")
@@ -28,9 +28,9 @@ def _print_plan(console, plan, dry: bool) -> None:
     if plan.account is not None:
         console.print(f"account:    {plan.account.name} (token from {plan.account.token_source}: "
                       f"{plan.account.token_masked})")
-    console.print(f"files:      {len(bundle.files)}, {human_bytes(bundle.total_bytes)}")
+    console.print(f"files:      {len(bundle.files)}, {fmt_bytes_words(bundle.total_bytes)}")
     for name, size in bundle.listing():
-        console.print(f"  {name:<48} {human_bytes(size):>10}")
+        console.print(f"  {name:<48} {fmt_bytes_words(size):>10}")
 
 
 def cmd_push(args) -> int:

@@ -8,15 +8,10 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from lmtui.fmt import fmt_clock
 from lmtui.runs import launcher
-from lmtui.runs.rundir import RunDir, read_events
-
-
-def _fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(s)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+from lmtui.runs.events import RunEvents, read_events
+from lmtui.runs.rundir import ACTIVE, RunDir
 
 
 def describe(event: dict) -> str | None:
@@ -76,7 +71,7 @@ def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt:
             launcher.stop(run, force=True)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    last_eval = None
+    summary = RunEvents()
     progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), console=console, transient=False,
                         disable=not console.is_terminal)
@@ -84,34 +79,40 @@ def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt:
     try:
         with progress:
             while True:
-                events, offset = read_events(run.events_file, offset)
+                active = run.is_active()
+                events, after = read_events(run.events_file, offset)
                 for e in events:
-                    line = describe(e)
-                    if line:
-                        progress.console.print(line)
-                    t = e.get("type")
-                    if t == "stage" and e["state"] == "start":
-                        progress.update(task, description=e["stage"], total=None, completed=0, info="")
-                    elif t == "train_start":
-                        progress.update(task, total=e["max_steps"], completed=e["start_step"])
-                    elif t == "eval":
-                        last_eval = e
-                    elif t == "train":
-                        ppl = f"  ppl {last_eval['perplexity']:.1f}" if last_eval else ""
-                        mfu = f"  MFU {e['mfu']:.0%}" if e.get("mfu") is not None else ""
-                        info = (f"loss {e['loss']:.3f}{ppl}  {e['tokens_per_s']:,.0f} tok/s{mfu}  "
-                                f"ETA {_fmt_seconds(e.get('eta_s'))}")
-                        progress.update(task, completed=e["step"], total=e["max_steps"], info=info)
-                        if not console.is_terminal:
-                            console.print(f"step {e['step']}/{e['max_steps']} {info}")
-                    elif t == "end":
-                        return e["status"]
-                if not run.is_active() and not read_events(run.events_file, offset)[0]:
-                    status = run.status()
-                    return status if status not in ("queued", "running") else "crashed"
-                time.sleep(0.2)
+                    summary.apply(e)
+                    _show(e, summary, progress, task, console)
+                    if e.get("type") == "end":
+                        return summary.status
+                if after == offset:
+                    if not active:
+                        status = run.status()
+                        return status if status not in ACTIVE else "crashed"
+                    time.sleep(0.2)
+                offset = after
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Console) -> None:
+    """Print ``e``'s line and move the progress bar; ``summary`` has already taken ``e`` in."""
+    line = describe(e)
+    if line:
+        progress.console.print(line)
+    t = e.get("type")
+    if t == "stage" and e["state"] == "start":
+        progress.update(task, description=e["stage"], total=None, completed=0, info="")
+    elif t == "train_start":
+        progress.update(task, total=e["max_steps"], completed=e["start_step"])
+    elif t == "train":
+        ppl = f"  ppl {summary.perplexity:.1f}" if summary.last_eval else ""
+        mfu = f"  MFU {e['mfu']:.0%}" if e.get("mfu") is not None else ""
+        info = f"loss {e['loss']:.3f}{ppl}  {e['tokens_per_s']:,.0f} tok/s{mfu}  ETA {fmt_clock(e.get('eta_s'))}"
+        progress.update(task, completed=e["step"], total=e["max_steps"], info=info)
+        if not console.is_terminal:
+            console.print(f"step {e['step']}/{e['max_steps']} {info}")
 
 
 def report(run: RunDir, status: str, console: Console) -> int:
@@ -129,23 +130,15 @@ def report(run: RunDir, status: str, console: Console) -> int:
 
 def cmd_run(args) -> int:
     console = Console(highlight=False, soft_wrap=True)
-    project = launcher.load_with_overrides(args.project, args.set)
-    from lmtui.project.deep_check import deep_check
-
-    deep_check(project)
-    from lmtui.hub.stage import preflight
-
-    warning = preflight(project)
-    if warning:
-        console.print(f"[yellow]warning[/]: {warning}")
-    run, resumed = launcher.prepare_run(project, fresh=args.fresh)
-    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
-    launcher.start_driver(run)
-    console.print(f"{'resuming' if resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}")
+    launched = launcher.launch(args.project, fresh=args.fresh, overrides=args.set)
+    run = launched.run
+    if launched.warning:
+        console.print(f"[yellow]warning[/]: {launched.warning}")
+    console.print(f"{'resuming' if launched.resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}")
     if args.detach:
         console.print(f"detached; follow it with `lmtui logs {run.run_id} --follow`")
         return 0
-    return report(run, follow(run, console, offset=offset), console)
+    return report(run, follow(run, console, offset=launched.offset), console)
 
 
 def cmd_prepare(args) -> int:

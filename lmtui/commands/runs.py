@@ -34,13 +34,13 @@ def cmd_runs(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from lmtui.runs.tracker import RunTracker, fmt_duration, fmt_number, fmt_rate
+    from lmtui.fmt import fmt_duration, fmt_number, fmt_rate
+    from lmtui.runs.tracker import RunTracker
 
     trackers = []
     for run in _catalog(args).runs():
         tracker = RunTracker(run)
-        while tracker.poll():
-            pass
+        tracker.catch_up()
         trackers.append(tracker)
     if args.status:
         trackers = [t for t in trackers if t.status in args.status]

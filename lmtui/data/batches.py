@@ -19,6 +19,16 @@ consumes stream positions ``[s*B, (s+1)*B)``; rank ``r`` takes its contiguous sh
 micro-batches. Masks are drawn from a generator seeded with (seed, stream position), so a
 resumed run sees exactly the batches it would have seen.
 
+Padding: a batch is padded to its longest sequence rounded up to a multiple of 8 (tensor-core
+friendly shapes), but never past ``max_seq_length``, the model's number of positions.
+
+Held-out evaluation (:func:`eval_batches`): one fixed-mask scheme for the trainer's periodic
+eval and the evaluate stage's perplexity (:func:`lmtui.evaluation.intrinsic.mlm_perplexity`).
+Sequence ``i`` is masked at its own length with its own generator seeded by (``mask_seed``,
+``i``), so its masks depend neither on the batch size, nor on the split between ranks, nor on the
+padding of its batch: the same model, sequences and seed always score the same tokens. The
+trainer uses :data:`EVAL_MASK_SEED`, the default ``[eval] mask_seed``.
+
 Masking follows BERT (Devlin et al. 2019) as in transformers' DataCollatorForLanguageModeling:
 ``mlm_probability`` of the non-special tokens are selected; of those, ``mask_replace_prob``
 become the mask token, ``random_replace_prob`` a random token, the rest stay. Labels are -100
@@ -38,6 +48,8 @@ IGNORE_INDEX = -100
 # The fixed cost of one more forward/backward pass, as a fraction of the micro-batch padded to
 # max_seq_length (measured: 2% for the seed shape on a CPU; GPUs pay more per kernel launch).
 CHUNK_COST = {"cpu": 0.03, "cuda": 0.1}
+# Seed of the trainer's held-out masks; the default of [eval] mask_seed, so both report the same loss.
+EVAL_MASK_SEED = 1234
 
 
 @dataclass
@@ -114,8 +126,10 @@ class Sequences:
         return seq
 
 
-def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int = 8):
-    """Stack sequences, padding to the longest (rounded up to ``pad_to_multiple_of``).
+def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int = 8, *,
+            max_length: int | None = None):
+    """Stack sequences, padding to the longest rounded up to ``pad_to_multiple_of``, but never past
+    ``max_length`` (the model's positions; sequences are at most that long).
 
     Returns:
         (ids, valid): int64 (batch, seq) and bool (batch, seq); ``valid`` is None when no
@@ -125,6 +139,8 @@ def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int =
     if all(len(s) == longest for s in seqs):
         return np.stack(seqs), None
     width = -(-longest // pad_to_multiple_of) * pad_to_multiple_of
+    if max_length is not None:
+        width = min(width, max_length)
     ids = np.full((len(seqs), width), pad_token_id, dtype=np.int64)
     valid = np.zeros((len(seqs), width), dtype=bool)
     for row, s in enumerate(seqs):
@@ -133,8 +149,12 @@ def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int =
     return ids, valid
 
 
-def to_batch(ids: np.ndarray, valid: np.ndarray | None, cfg: MaskingConfig, rng: np.random.Generator) -> dict:
-    """Masked micro-batch as tensors.
+def masked_tensors(inputs: np.ndarray, labels: np.ndarray, valid: np.ndarray | None) -> dict:
+    """A masked micro-batch as tensors.
+
+    Args:
+        inputs, labels: int64 (B, T), as :func:`mask_tokens` returns them.
+        valid: bool (B, T), False on padding; None when nothing is padded.
 
     Returns:
         input_ids, labels (B, T) int64; attention_mask (B, T) int64 or None; positions (n,)
@@ -142,11 +162,6 @@ def to_batch(ids: np.ndarray, valid: np.ndarray | None, cfg: MaskingConfig, rng:
         their original ids, so the trainer gathers masked rows without a device-to-host sync;
         num_tokens, the real (non-padding) tokens of the batch.
     """
-    inputs, labels = mask_tokens(ids, valid if valid is not None else np.ones(ids.shape, dtype=bool), cfg, rng)
-    return _tensors(inputs, labels, valid)
-
-
-def _tensors(inputs: np.ndarray, labels: np.ndarray, valid: np.ndarray | None) -> dict:
     positions = np.flatnonzero(labels != IGNORE_INDEX)
     return {"input_ids": torch.from_numpy(inputs), "labels": torch.from_numpy(labels),
             "attention_mask": None if valid is None else torch.from_numpy(valid.astype(np.int64)),
@@ -159,8 +174,8 @@ def split_by_length(lengths: np.ndarray, max_length: int, chunk_cost: float = CH
     """Cut a micro-batch into chunks of rows of similar length, minimising padded work.
 
     Rows are sorted by decreasing length; a chunk of rows ``[i, j)`` costs ``(j - i) * w``
-    token slots, ``w`` its longest length rounded up to ``multiple``, plus ``chunk_cost`` x
-    rows x ``max_length`` for its own forward/backward pass. An exact dynamic program over the
+    token slots, ``w`` its longest length rounded up to ``multiple`` but at most ``max_length``,
+    plus ``chunk_cost`` x rows x ``max_length`` for its own forward/backward pass. An exact dynamic program over the
     sorted rows picks the cheapest cut.
 
     Args:
@@ -172,7 +187,7 @@ def split_by_length(lengths: np.ndarray, max_length: int, chunk_cost: float = CH
         when cutting does not pay.
     """
     order = np.argsort(-lengths, kind="stable")
-    width = (-(-lengths[order] // multiple) * multiple).astype(np.float64)
+    width = np.minimum(-(-lengths[order] // multiple) * multiple, max_length).astype(np.float64)
     n = len(order)
     overhead = chunk_cost * n * max_length
     best = np.zeros(n + 1)  # best[j]: cost of the cheapest cut of the first j sorted rows
@@ -224,39 +239,52 @@ class TrainStream(torch.utils.data.Dataset):
         return range(start, start + self.micro)
 
     def __getitem__(self, j: int) -> dict:
-        """Micro-batch ``j``: ``chunks`` (dicts as :func:`to_batch` returns, one forward pass
+        """Micro-batch ``j``: ``chunks`` (dicts as :func:`masked_tensors` returns, one forward pass
         each), ``num_tokens`` (real tokens) and ``num_targets`` (masked tokens) of all chunks."""
         n = len(self.seqs)
         seqs = []
         for q in self.positions(j):
             epoch, i = divmod(q, n)
             seqs.append(self.seqs.get(int(self._permutation(epoch)[i])))
-        ids, valid = collate(seqs, self.cfg.pad_token_id)
+        ids, valid = collate(seqs, self.cfg.pad_token_id, max_length=self.seqs.length)
         rng = np.random.default_rng([self.seed, self.positions(j).start])
         inputs, labels = mask_tokens(ids, valid if valid is not None else np.ones(ids.shape, dtype=bool), self.cfg,
                                      rng)
         if valid is None:
-            chunks = [_tensors(inputs, labels, None)]
+            chunks = [masked_tensors(inputs, labels, None)]
         else:
             lengths = valid.sum(axis=1)
             chunks = []
             for rows in split_by_length(lengths, self.seqs.length, self.chunk_cost):
                 width = min(-(-int(lengths[rows[0]]) // 8) * 8, ids.shape[1])
                 sub_valid = valid[rows, :width]
-                chunks.append(_tensors(inputs[rows, :width], labels[rows, :width],
-                                       None if sub_valid.all() else sub_valid))
+                chunks.append(masked_tensors(inputs[rows, :width], labels[rows, :width],
+                                             None if sub_valid.all() else sub_valid))
         return {"chunks": chunks, "num_tokens": sum(c["num_tokens"] for c in chunks),
                 "num_targets": sum(len(c["targets"]) for c in chunks)}
 
 
 def eval_batches(sequences: Sequences, cfg: MaskingConfig, *, micro_batch_size: int, max_samples: int,
-                 rank: int = 0, world_size: int = 1, seed: int = 1234):
-    """Deterministic masked micro-batches of the validation sequences (fixed masking seed).
+                 rank: int = 0, world_size: int = 1, seed: int = EVAL_MASK_SEED):
+    """Fixed-mask micro-batches of held-out sequences, as :func:`masked_tensors` returns them.
 
-    The first ``max_samples`` sequences (all when 0) are split between ranks by position.
+    Args:
+        sequences: anything with ``len``, ``get(i)`` (int64 ids) and ``length`` (the longest
+            allowed, the model's positions), e.g. :class:`Sequences`.
+        max_samples: score the first ``max_samples`` sequences (all when 0).
+        rank, world_size: rank ``r`` takes the micro-batches starting at ``r * micro_batch_size``,
+            every ``micro_batch_size * world_size`` sequences.
+        seed: the mask seed; sequence ``i`` is masked with a generator seeded by (seed, i), at its
+            own length, so the masks do not depend on the batch size or the rank split.
     """
     n = len(sequences) if not max_samples else min(max_samples, len(sequences))
     for start in range(rank * micro_batch_size, n, micro_batch_size * world_size):
-        seqs = [sequences.get(i) for i in range(start, min(start + micro_batch_size, n))]
-        ids, valid = collate(seqs, cfg.pad_token_id)
-        yield to_batch(ids, valid, cfg, np.random.default_rng([seed, start]))
+        masked = []
+        for i in range(start, min(start + micro_batch_size, n)):
+            seq = sequences.get(i)
+            inputs, labels = mask_tokens(seq[None], np.ones((1, len(seq)), dtype=bool), cfg,
+                                         np.random.default_rng([seed, i]))
+            masked.append((inputs[0], labels[0]))
+        inputs, valid = collate([m[0] for m in masked], cfg.pad_token_id, max_length=sequences.length)
+        labels, _ = collate([m[1] for m in masked], IGNORE_INDEX, max_length=sequences.length)
+        yield masked_tensors(inputs, labels, valid)

@@ -33,10 +33,6 @@ class CorpusStats:
     documents: int = 0
     invalid_utf8_lines: int = 0
 
-    def as_dict(self) -> dict:
-        return {"files": self.files, "bytes": self.bytes, "documents": self.documents,
-                "invalid_utf8_lines": self.invalid_utf8_lines}
-
 
 def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | None = None,
                   key: str | None = None, line: int | None = None) -> list[Path]:

@@ -32,6 +32,7 @@ import torch
 from lmtui.evaluation.metrics import classification_metrics, entity_metrics
 from lmtui.evaluation.readers import Sentence, TaskData, TextExample
 from lmtui.train.model import IGNORE_INDEX
+from lmtui.train.optim import adamw
 
 GRAD_CLIP = 1.0
 
@@ -127,12 +128,7 @@ def collate(enc: Encoded, indices: list[int], pad_id: int, *, with_labels: bool 
 
 
 def _optimizer(model, lr: float, weight_decay: float):
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=lr)
+    return adamw(model, lr=lr, weight_decay=weight_decay)
 
 
 @torch.no_grad()

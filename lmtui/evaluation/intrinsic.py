@@ -2,10 +2,14 @@
 accuracy with fixed masks; pseudo-perplexity; fill-mask probes.
 
 - Perplexity: the held-out documents are tokenized with the model's tokenizer (special tokens
-  per document) and packed into blocks of ``seq_length`` tokens, as pretraining does; each of
-  the first ``max_sequences`` blocks is masked BERT-style (:func:`lmtui.data.batches.mask_tokens`) with a
-  generator seeded by (``mask_seed``, block index), so the same model always gets the same
-  number, whatever the batch size. perplexity = exp(mean cross-entropy over the masked tokens).
+  per document) and cut into sequences of at most ``seq_length`` tokens as pretraining cuts its
+  validation split (packed blocks, or one per document with ``line_by_line``); the first
+  ``max_sequences`` are masked and batched by :func:`lmtui.data.batches.eval_batches`, the
+  trainer's periodic evaluation (sequence ``i`` masked BERT-style with a generator seeded by
+  (``mask_seed``, ``i``)), so the same model always gets the same number whatever the batch size,
+  and the trainer's held-out loss on the same sequences with the same seed
+  (:data:`lmtui.data.batches.EVAL_MASK_SEED`, the default ``mask_seed``).
+  perplexity = exp(mean cross-entropy over the masked tokens) (:func:`lmtui.train.model.perplexity`).
 - Pseudo-perplexity (Salazar et al. 2020, "Masked Language Model Scoring"): for a seeded sample
   of documents (each cut to ``seq_length`` tokens), every non-special token is masked in turn
   (one copy of the sequence per token) and scored; PPPL = exp(-(sum of log p(token)) / tokens).
@@ -15,67 +19,49 @@ accuracy with fixed masks; pseudo-perplexity; fill-mask probes.
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np
 import torch
 
-from lmtui.data.batches import MaskingConfig, collate, mask_tokens
+from lmtui.data.batches import MaskingConfig, Sequences, eval_batches
 from lmtui.errors import LmtuiError
 from lmtui.project.sections.eval import MASK_PLACEHOLDERS
-from lmtui.train.model import IGNORE_INDEX, MaskedLMObjective
+from lmtui.train.model import IGNORE_INDEX, MaskedLMObjective, perplexity
 
 
-class _Blocks:
-    """Fixed-length token blocks (``len``/``get`` like :class:`lmtui.data.batches.Sequences`)."""
+class _TokenizedDocuments:
+    """Documents tokenized in memory, laid out like a split of :class:`lmtui.data.token_cache.TokenCache`.
 
-    def __init__(self, blocks: list[np.ndarray]):
-        self.blocks = blocks
+    Attributes:
+        tokens: 1-D int64 array of every document's ids, concatenated.
+        offsets: 1-D int64 array of document starts, shape (n_documents + 1,).
+    """
 
-    def __len__(self) -> int:
-        return len(self.blocks)
+    def __init__(self, ids: list[int], lengths: list[int]):
+        self.tokens = np.asarray(ids, dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        self.num_tokens, self.num_documents = len(self.tokens), len(lengths)
 
-    def get(self, i: int) -> np.ndarray:
-        return self.blocks[i]
 
-
-def pack_documents(tokenizer, documents: list[str], seq_length: int, max_sequences: int) -> list[np.ndarray]:
-    """Tokenize ``documents`` (special tokens per document) and cut the stream into blocks.
-
-    Returns at most ``max_sequences`` (0: all) int64 arrays of ``seq_length`` ids; the tail
-    shorter than a block is dropped unless it is the only block.
+def held_out_sequences(tokenizer, documents: list[str], seq_length: int, max_sequences: int,
+                       line_by_line: bool = False) -> Sequences:
+    """The trainer's sequences of ``documents``: tokenized as the token cache does (special tokens
+    per document), then packed into blocks of ``seq_length`` ids (the tail dropped unless it is
+    the only block) or, with ``line_by_line``, one per document truncated to ``seq_length``
+    (:class:`lmtui.data.batches.Sequences`). Tokenizing stops once the first ``max_sequences``
+    (0: all) sequences are complete.
     """
     backend = tokenizer.backend_tokenizer
-    stream: list[int] = []
-    need = max_sequences * seq_length if max_sequences else None
+    ids: list[int] = []
+    lengths: list[int] = []
     for start in range(0, len(documents), 1024):
         for enc in backend.encode_batch(documents[start:start + 1024], add_special_tokens=True):
-            stream.extend(enc.ids)
-        if need is not None and len(stream) >= need:
+            ids.extend(enc.ids)
+            lengths.append(len(enc.ids))
+        if max_sequences and (len(lengths) if line_by_line else len(ids) // seq_length) >= max_sequences:
             break
-    n = len(stream) // seq_length
-    if max_sequences:
-        n = min(n, max_sequences)
-    if n == 0 and stream:
-        return [np.asarray(stream, dtype=np.int64)]
-    return [np.asarray(stream[i * seq_length:(i + 1) * seq_length], dtype=np.int64) for i in range(n)]
-
-
-def masked_batches(blocks: _Blocks, masking: MaskingConfig, *, batch_size: int, mask_seed: int):
-    """Batches of the blocks, each block masked with its own generator seeded by (mask_seed, index),
-    so the masks do not depend on the batch size: every evaluation with the same text, length
-    and seed scores the same tokens."""
-    for start in range(0, len(blocks), batch_size):
-        ids, valid = collate([blocks.get(i) for i in range(start, min(start + batch_size, len(blocks)))],
-                             masking.pad_token_id)
-        valid = np.ones(ids.shape, dtype=bool) if valid is None else valid
-        inputs, labels = ids.copy(), np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
-        for r in range(ids.shape[0]):
-            rng = np.random.default_rng([mask_seed, start + r])
-            inputs[r:r + 1], labels[r:r + 1] = mask_tokens(ids[r:r + 1], valid[r:r + 1], masking, rng)
-        yield {"input_ids": torch.from_numpy(inputs), "labels": torch.from_numpy(labels),
-               "attention_mask": None if valid.all() else torch.from_numpy(valid.astype(np.int64))}
+    return Sequences(_TokenizedDocuments(ids, lengths), seq_length, line_by_line, tokenizer.sep_token_id)
 
 
 class _Scorer:
@@ -103,26 +89,28 @@ class _Scorer:
 
 
 def mlm_perplexity(model, tokenizer, documents: list[str], *, seq_length: int, max_sequences: int, mask_seed: int,
-                   batch_size: int, masking: MaskingConfig, device) -> dict:
-    """Held-out MLM loss, perplexity and masked-token accuracy with fixed masks.
+                   batch_size: int, masking: MaskingConfig, device, line_by_line: bool = False) -> dict:
+    """Held-out MLM loss, perplexity and masked-token accuracy with fixed masks, over the first
+    ``max_sequences`` (0: all) of :func:`held_out_sequences`.
 
     Returns:
         {"loss", "perplexity", "accuracy", "tokens" (masked tokens scored), "sequences",
          "seq_length", "mask_seed"}.
     """
-    blocks = _Blocks(pack_documents(tokenizer, documents, seq_length, max_sequences))
-    if not len(blocks):
+    sequences = held_out_sequences(tokenizer, documents, seq_length, max_sequences, line_by_line)
+    scored = min(max_sequences, len(sequences)) if max_sequences else len(sequences)
+    if not scored:
         raise LmtuiError("no held-out text to score", hint="set [eval] text_files, or check the validation split")
     scorer = _Scorer(model)
     loss_sum, correct, count = 0.0, 0, 0
-    for batch in masked_batches(blocks, masking, batch_size=batch_size, mask_seed=mask_seed):
+    for batch in eval_batches(sequences, masking, micro_batch_size=batch_size, max_samples=scored, seed=mask_seed):
         mask = batch["attention_mask"]
         s, c, n = scorer(batch["input_ids"].to(device), batch["labels"].to(device),
                          None if mask is None else mask.to(device))
         loss_sum, correct, count = loss_sum + s, correct + c, count + n
     loss = loss_sum / max(count, 1)
-    return {"loss": round(loss, 5), "perplexity": round(math.exp(min(loss, 50.0)), 4),
-            "accuracy": round(correct / max(count, 1), 5), "tokens": count, "sequences": len(blocks),
+    return {"loss": round(loss, 5), "perplexity": round(perplexity(loss), 4),
+            "accuracy": round(correct / max(count, 1), 5), "tokens": count, "sequences": scored,
             "seq_length": seq_length, "mask_seed": mask_seed}
 
 
@@ -157,7 +145,7 @@ def pseudo_perplexity(model, tokenizer, documents: list[str], *, samples: int, s
             mask[r, :len(seq)] = 1
         s, _, _ = scorer(ids.to(device), labels.to(device), mask.to(device))
         nll += s
-    return {"pseudo_perplexity": round(math.exp(min(nll / len(rows), 50.0)), 4), "tokens": len(rows),
+    return {"pseudo_perplexity": round(perplexity(nll / len(rows)), 4), "tokens": len(rows),
             "samples": len(chosen)}
 
 

@@ -101,10 +101,10 @@ def _file_stamp(path: str) -> list:
 def part_fingerprints(project, table: dict, specs: list[TaskSpec], model_fp: str) -> dict[str, str]:
     """Fingerprint of every part the section asks for: {"perplexity": fp, "task:NAME": fp, ...}."""
     text_source = {"text_files": table["text_files"], "corpus": asdict(project.corpus),
-                   "seq_length": project.training.max_seq_length}
+                   "seq_length": project.training.max_seq_length, "line_by_line": project.training.line_by_line}
     out = {}
     if table["perplexity"]:
-        out["perplexity"] = digest_bytes("ppl-v1", model_fp, text_source, table["max_sequences"], table["mask_seed"],
+        out["perplexity"] = digest_bytes("ppl-v2", model_fp, text_source, table["max_sequences"], table["mask_seed"],
                                          project.training.mlm_probability, project.training.mask_replace_prob,
                                          project.training.random_replace_prob)
     if table["pseudo_perplexity_samples"]:

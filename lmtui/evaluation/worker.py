@@ -127,8 +127,9 @@ def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
                 t0 = time.perf_counter()
                 m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
                                         max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
-                                        batch_size=table["batch_size"],
-                                        masking=MaskingConfig.from_tokenizer(tokenizer, project.training), device=device)
+                                        batch_size=table["batch_size"], line_by_line=project.training.line_by_line,
+                                        masking=MaskingConfig.from_tokenizer(tokenizer, project.training),
+                                        device=device)
                 store({"perplexity": m | {"fingerprint": fps["perplexity"]}})
                 emit("eval_result", task="perplexity", metrics=m)
                 log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "

@@ -1,10 +1,11 @@
 """The model card (README.md with the Hub's YAML metadata) and the loss-curve image of a run.
 
-Everything comes from the run directory: ``project.toml`` (the frozen, resolved project),
-``run.json``, ``events.jsonl`` (docs/events.md), ``model/config.json``,
+Everything comes from the run directory: ``project.toml`` (the frozen, resolved project, read
+with the project loader), ``run.json``, ``events.jsonl`` (docs/events.md, folded by
+:class:`lmtui.runs.events.RunEvents` as the TUI's tracker folds it), ``model/config.json``,
 ``model/tokenizer_config.json`` and, when the evaluate stage wrote it, ``eval/results.json``.
-Every reader is defensive: a run without some file or event still gets a card, with the
-parts it has.
+Every reader is defensive: a run without some file or event (or with a frozen project the
+loader rejects) still gets a card, with the parts it has.
 
 The card is a pure function of the run directory and the publish settings (no clock, no
 host name, no absolute paths), so pushing the same run twice uploads identical bytes and
@@ -17,17 +18,17 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from lmtui import __version__
+from lmtui.errors import ProjectError
+from lmtui.fmt import fmt_bytes_words, fmt_count, fmt_duration_words
+from lmtui.project.freeze import resolved_tables
+from lmtui.project.load import parse_project
+from lmtui.project.schema import Project
+from lmtui.runs.events import RunEvents, iter_events
 from lmtui.runs.rundir import RunDir
 
 CURVE_FILE = "loss_curve.png"
@@ -46,25 +47,40 @@ class RunFacts:
     """What a run directory tells about the model, its data and its training."""
 
     run_id: str
-    project: dict = field(default_factory=dict)        # the frozen project, section -> keys
+    project: Project | None = None                     # the frozen project (None: missing or invalid)
+    tables: dict = field(default_factory=dict)         # its resolved tables, section -> keys
     state: dict = field(default_factory=dict)          # run.json
     config: dict = field(default_factory=dict)         # model/config.json
     tokenizer_config: dict = field(default_factory=dict)
-    tokenizer: dict = field(default_factory=dict)      # last `tokenizer` event
-    dataset: dict = field(default_factory=dict)        # last `dataset` event
-    train_start: dict = field(default_factory=dict)    # last `train_start` event
-    model_event: dict = field(default_factory=dict)    # last `model` event
+    events: RunEvents = field(default_factory=RunEvents)  # the events folded (what the TUI's tracker shows)
     train_curve: list = field(default_factory=list)    # [(step, loss)] sorted, last value per step
     eval_curve: list = field(default_factory=list)     # [(step, loss, perplexity, accuracy)]
-    last_train: dict = field(default_factory=dict)     # last `train` event
-    final_eval: dict = field(default_factory=dict)     # last `eval` event
-    pretrain_seconds: float | None = None              # wall time of the pretrain stage(s)
     evaluation: list = field(default_factory=list)     # [EvalRow] from eval/results.json
     probes: list = field(default_factory=list)         # [(sentence, predictions)] from eval/results.json
 
     def section(self, name: str) -> dict:
-        value = self.project.get(name)
-        return value if isinstance(value, dict) else {}
+        """The resolved table of section ``name`` ({} without a readable frozen project)."""
+        return self.tables.get(name, {})
+
+    @property
+    def tokenizer(self) -> dict:
+        return self.events.tokenizer or {}
+
+    @property
+    def dataset(self) -> dict:
+        return self.events.dataset or {}
+
+    @property
+    def train_start(self) -> dict:
+        return self.events.train_start or {}
+
+    @property
+    def last_train(self) -> dict:
+        return self.events.last_train or {}
+
+    @property
+    def final_eval(self) -> dict:
+        return self.events.last_eval or {}
 
 
 @dataclass
@@ -96,41 +112,39 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def collect(run: RunDir) -> RunFacts:
-    """Read everything the card needs from the run directory ``run``."""
-    facts = RunFacts(run_id=run.run_id)
+def read_frozen_project(run: RunDir) -> Project | None:
+    """The run's frozen ``project.toml`` through the project loader; None when missing or invalid."""
     try:
-        facts.project = tomllib.loads(run.project_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        facts.project = {}
+        text = run.project_file.read_text(encoding="utf-8")
+        return parse_project(text, str(run.project_file), str(run.project_file))
+    except (OSError, UnicodeDecodeError, ProjectError):
+        return None
+
+
+def collect(run: RunDir) -> RunFacts:
+    """Read everything the card needs from the run directory ``run``.
+
+    The events go through :class:`lmtui.runs.events.RunEvents` (the reducer the TUI's tracker
+    is built on), so the card states the numbers the TUI and `lmtui runs` show; the loss
+    curves keep the last value logged for each step (a resumed run retrains steps).
+    """
+    facts = RunFacts(run_id=run.run_id, project=read_frozen_project(run))
+    facts.tables = resolved_tables(facts.project) if facts.project else {}
     facts.state = run.read_state()
     facts.config = _read_json(run.model_dir / "config.json")
     facts.tokenizer_config = _read_json(run.model_dir / "tokenizer_config.json")
 
     train: dict[int, float] = {}
     evals: dict[int, tuple] = {}
-    pretrain_seconds = 0.0
-    for e in run.events():
+    for e in iter_events(run.events_file):
+        facts.events.apply(e)
         t = e.get("type")
-        if t == "tokenizer":
-            facts.tokenizer = e
-        elif t == "dataset":
-            facts.dataset = e
-        elif t == "train_start":
-            facts.train_start = e
-        elif t == "model":
-            facts.model_event = e
-        elif t == "train" and _number(e.get("loss")) is not None and isinstance(e.get("step"), int):
+        if t == "train" and _number(e.get("loss")) is not None and isinstance(e.get("step"), int):
             train[e["step"]] = float(e["loss"])
-            facts.last_train = e
         elif t == "eval" and _number(e.get("loss")) is not None and isinstance(e.get("step"), int):
             evals[e["step"]] = (e["step"], float(e["loss"]), _number(e.get("perplexity")), _number(e.get("accuracy")))
-            facts.final_eval = e
-        elif t == "stage" and e.get("stage") == "pretrain" and e.get("state") == "done":
-            pretrain_seconds += _number(e.get("seconds")) or 0.0
     facts.train_curve = sorted(train.items())
     facts.eval_curve = [evals[k] for k in sorted(evals)]
-    facts.pretrain_seconds = pretrain_seconds or None
     facts.evaluation = read_evaluation(run.eval_dir / "results.json")
     facts.probes = read_probes(run.eval_dir / "results.json")
     return facts
@@ -239,39 +253,6 @@ def eval_value(row: EvalRow) -> str:
     return text
 
 
-def human_count(n: float | int | None) -> str:
-    """12345678 -> '12.3M'."""
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
-    return f"{n:.0f}"
-
-
-def human_bytes(n: int | float | None) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"  # pragma: no cover
-
-
-def human_seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60:02d} min"
-    if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s} s"
-
-
 def fmt_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -312,10 +293,7 @@ def model_class(facts: RunFacts) -> str:
 
 
 def parameter_count(facts: RunFacts) -> int | None:
-    for source in (facts.model_event, facts.train_start):
-        if isinstance(source.get("params"), int):
-            return source["params"]
-    return None
+    return facts.events.params
 
 
 def mask_token(facts: RunFacts) -> str:
@@ -366,7 +344,12 @@ def final_metrics(facts: RunFacts) -> dict:
 
 
 def training_seconds(facts: RunFacts) -> float | None:
-    return _number(facts.last_train.get("elapsed_s"))
+    return _number(facts.events.train_seconds)
+
+
+def pretrain_seconds(facts: RunFacts) -> float | None:
+    """Wall time of the pretrain stage(s), None when none finished."""
+    return facts.events.stage_seconds.get("pretrain") or None
 
 
 # --------------------------------------------------------------------------- loss curve
@@ -458,27 +441,44 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
         has_curve: whether ``loss_curve.png`` is uploaded beside the card.
     """
     model_name = getattr(hub, "model_name", "") or repo_id.split("/")[-1]
-    p, corpus, tok, model, tr, hw = (facts.section(n) for n in
-                                     ("project", "corpus", "tokenizer", "model", "training", "hardware"))
-    arch = architecture(facts)
-    arch_name = ARCH_NAMES.get(arch, arch or "transformer")
-    params = parameter_count(facts)
-    metrics = final_metrics(facts)
-    ts, ds = facts.train_start, facts.dataset
     out: list[str] = ["---", card_metadata(facts, hub, repo_id, model_name).rstrip(), "---", ""]
+    out += card_intro(facts, model_name)
+    out += card_results(facts, has_curve)
+    out += card_usage(facts, repo_id)
+    out += card_model(facts)
+    out += card_tokenizer(facts)
+    out += card_data(facts)
+    out += card_procedure(facts)
+    out += card_hardware(facts)
+    out += card_closing(facts, files)
+    return "\n".join(out)
 
-    out += [f"# {model_name}", ""]
+
+def _arch_name(facts: RunFacts) -> str:
+    arch = architecture(facts)
+    return ARCH_NAMES.get(arch, arch or "transformer")
+
+
+def card_intro(facts: RunFacts, model_name: str) -> list[str]:
+    """The title, the project's description and one sentence on what the model is."""
+    p, model = facts.section("project"), facts.section("model")
+    params = parameter_count(facts)
+    out = [f"# {model_name}", ""]
     if p.get("description"):
         out += [str(p["description"]), ""]
     origin = (f"continued pretraining of `{_basename(model['init_from'])}`" if model.get("init_from")
               else "trained from scratch")
-    size = f" ({human_count(params)} parameters)" if params else ""
+    size = f" ({fmt_count(params)} parameters)" if params else ""
     corpus_text = ", ".join(f"`{n}`" for n in corpus_names(facts)) or "a private corpus"
-    out += [f"A {arch_name}-style masked language model{size}, {origin} with masked language modeling on "
+    out += [f"A {_arch_name(facts)}-style masked language model{size}, {origin} with masked language modeling on "
             f"{corpus_text} using lmtui (run `{facts.run_id}`).", ""]
+    return out
 
-    # results
-    out += ["## Results", ""]
+
+def card_results(facts: RunFacts, has_curve: bool) -> list[str]:
+    """## Results: the final validation numbers, the loss curve, `lmtui eval` scores and fill-mask probes."""
+    metrics = final_metrics(facts)
+    out = ["## Results", ""]
     if metrics:
         rows = [("validation masked LM loss", f"{metrics['loss']:.4f}")] if "loss" in metrics else []
         if "perplexity" in metrics:
@@ -510,12 +510,15 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
         out += ["### Fill-mask examples", ""]
         out += table(("sentence", "top predictions"), [(f"`{text}`", preds) for text, preds in facts.probes])
         out += [""]
+    return out
 
-    # usage
+
+def card_usage(facts: RunFacts, repo_id: str) -> list[str]:
+    """## Usage: a fill-mask pipeline (on a probe sentence when there is one) and loading for fine-tuning."""
     mask = mask_token(facts)
     example = next((text for text, _ in facts.probes if mask in text),
                    f"The quick brown fox jumps over the {mask} dog.")
-    out += ["## Usage", "", "```python", "from transformers import pipeline", "",
+    return ["## Usage", "", "```python", "from transformers import pipeline", "",
             f'fill_mask = pipeline("fill-mask", model="{repo_id}")',
             f"print(fill_mask({json.dumps(example, ensure_ascii=False)}))", "```", "",
             "Or load it for fine-tuning:", "", "```python",
@@ -523,9 +526,12 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
             f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")',
             f'model = AutoModelForMaskedLM.from_pretrained("{repo_id}")', "```", ""]
 
-    # model
-    out += ["## Model", ""]
-    rows = [("family", f"{arch_name} (`{arch}`)" if arch else "-")]
+
+def card_model(facts: RunFacts) -> list[str]:
+    """## Model: family, class, size preset, shape, parameter counts, config overrides."""
+    model, ts = facts.section("model"), facts.train_start
+    arch, params = architecture(facts), parameter_count(facts)
+    rows = [("family", f"{_arch_name(facts)} (`{arch}`)" if arch else "-")]
     if model_class(facts):
         rows.append(("class", f"`{model_class(facts)}`"))
     if model.get("size"):
@@ -537,10 +543,12 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
         rows.append(("non-embedding parameters", f"{ts['non_embedding_params']:,}"))
     if model.get("config_overrides"):
         rows.append(("config overrides", fmt_value(model["config_overrides"])))
-    out += table(("", ""), rows) + [""]
+    return ["## Model", ""] + table(("", ""), rows) + [""]
 
-    # tokenizer
-    out += ["## Tokenizer", ""]
+
+def card_tokenizer(facts: RunFacts) -> list[str]:
+    """## Tokenizer: kind, vocabulary, training settings (or the source of an existing one), mask token."""
+    tok = facts.section("tokenizer")
     kind = facts.tokenizer.get("kind") or ("pretrained" if tok.get("path") else tok.get("kind", ""))
     vocab = facts.tokenizer.get("vocab_size") or facts.config.get("vocab_size")
     rows = [("kind", TOKENIZER_NAMES.get(kind, kind or "-")), ("vocabulary size", fmt_value(vocab))]
@@ -550,11 +558,13 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
                  ("lowercase", fmt_value(tok.get("lowercase")))]
     elif tok.get("path"):
         rows.append(("source", f"`{_basename(tok['path'])}`"))
-    rows.append(("mask token", f"`{mask}`"))
-    out += table(("", ""), rows) + [""]
+    rows.append(("mask token", f"`{mask_token(facts)}`"))
+    return ["## Tokenizer", ""] + table(("", ""), rows) + [""]
 
-    # data
-    out += ["## Training data", ""]
+
+def card_data(facts: RunFacts) -> list[str]:
+    """## Training data: the corpus, the validation split and the token counts of the dataset stage."""
+    corpus, tr, ds = facts.section("corpus"), facts.section("training"), facts.dataset
     rows = []
     if corpus.get("hf_dataset"):
         rows.append(("dataset", f"`{corpus['hf_dataset']}`" + (f" ({corpus['hf_dataset_config']})"
@@ -569,21 +579,22 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
         rows.append(("validation", f"{corpus.get('validation_split', 0):.0%} of the training documents, "
                                    f"chosen at random (seed {corpus.get('split_seed', '-')})"))
     if ds.get("corpus_bytes") is not None:
-        rows.append(("corpus size", human_bytes(ds["corpus_bytes"])))
-    if ds.get("documents") is not None:
-        rows.append(("documents", f"{ds['documents']:,}"))
-    if ds.get("train_tokens") is not None:
-        rows.append(("training tokens", f"{ds['train_tokens']:,}"))
-    if ds.get("validation_tokens") is not None:
-        rows.append(("validation tokens", f"{ds['validation_tokens']:,}"))
+        rows.append(("corpus size", fmt_bytes_words(ds["corpus_bytes"])))
+    for key, label in (("documents", "documents"), ("train_tokens", "training tokens"),
+                       ("validation_tokens", "validation tokens")):
+        if ds.get(key) is not None:
+            rows.append((label, f"{ds[key]:,}"))
     if ds.get("train_sequences") is not None:
         rows.append(("training sequences", f"{ds['train_sequences']:,} of {tr.get('max_seq_length', '-')} tokens"))
     if corpus.get("max_documents"):
         rows.append(("document limit", f"{corpus['max_documents']:,}"))
-    out += table(("", ""), rows) + [""]
+    return ["## Training data", ""] + table(("", ""), rows) + [""]
 
-    # procedure
-    out += ["## Training procedure", "", "### Hyperparameters", ""]
+
+def card_procedure(facts: RunFacts) -> list[str]:
+    """## Training procedure: every training key (and the values the trainer resolved), the masking."""
+    tr, ts = facts.section("training"), facts.train_start
+    out = ["## Training procedure", "", "### Hyperparameters", ""]
     hyper = [(k, fmt_value(v)) for k, v in tr.items()]
     for k in ("max_steps", "warmup_steps", "gradient_accumulation_steps", "tokens_per_step"):
         if k in ts and ts[k] != tr.get(k):
@@ -592,8 +603,12 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
     out += ["", "Optimizer: AdamW; the masking follows Devlin et al. (2019): of the selected tokens, "
             f"{fmt_value(tr.get('mask_replace_prob', 0.8))} become the mask token, "
             f"{fmt_value(tr.get('random_replace_prob', 0.1))} a random token, the rest stay unchanged.", ""]
+    return out
 
-    out += ["### Hardware and time", ""]
+
+def card_hardware(facts: RunFacts) -> list[str]:
+    """### Hardware and time: device, precision, machines, training time, tokens and throughput."""
+    hw, ts, last = facts.section("hardware"), facts.train_start, facts.last_train
     rows = []
     if ts.get("device"):
         rows.append(("device", f"{ts['device']} x {ts.get('num_processes', 1)} process(es)"))
@@ -604,29 +619,29 @@ def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[st
     if hw.get("num_machines", 1) and hw.get("num_machines", 1) > 1:
         rows.append(("machines", fmt_value(hw["num_machines"])))
     if training_seconds(facts) is not None:
-        rows.append(("training time", human_seconds(training_seconds(facts)) + " (optimizer steps, without evaluation)"))
-    if facts.pretrain_seconds:
-        rows.append(("pretraining stage, wall clock", human_seconds(facts.pretrain_seconds)))
-    if _number(facts.last_train.get("tokens")) is not None:
-        rows.append(("tokens seen", f"{int(facts.last_train['tokens']):,}"))
-    if _number(facts.last_train.get("tokens_per_s")) is not None:
-        rows.append(("throughput (last interval)", f"{facts.last_train['tokens_per_s']:,.0f} tokens/s"))
-    if _number(facts.last_train.get("mfu")) is not None:
-        rows.append(("model FLOPs utilization", f"{facts.last_train['mfu']:.0%}"))
-    out += (table(("", ""), rows) if rows else ["-"]) + [""]
+        rows.append(("training time", fmt_duration_words(training_seconds(facts)) + " (optimizer steps, without evaluation)"))
+    if pretrain_seconds(facts):
+        rows.append(("pretraining stage, wall clock", fmt_duration_words(pretrain_seconds(facts))))
+    if _number(facts.events.tokens) is not None:
+        rows.append(("tokens seen", f"{int(facts.events.tokens):,}"))
+    if _number(last.get("tokens_per_s")) is not None:
+        rows.append(("throughput (last interval)", f"{last['tokens_per_s']:,.0f} tokens/s"))
+    if _number(last.get("mfu")) is not None:
+        rows.append(("model FLOPs utilization", f"{last['mfu']:.0%}"))
+    return ["### Hardware and time", ""] + (table(("", ""), rows) if rows else ["-"]) + [""]
 
-    out += ["## Framework versions", ""]
-    versions = [f"- lmtui {__version__}"]
+
+def card_closing(facts: RunFacts, files: list[tuple[str, int]] | None) -> list[str]:
+    """## Framework versions, ## Files (the other uploaded files) and ## Limitations."""
+    out = ["## Framework versions", "", f"- lmtui {__version__}"]
     if facts.config.get("transformers_version"):
-        versions.append(f"- transformers {facts.config['transformers_version']}")
-    out += versions + [""]
-
+        out.append(f"- transformers {facts.config['transformers_version']}")
+    out += [""]
     if files:
         out += ["## Files", ""]
-        out += table(("file", "size"), [(f"`{name}`", human_bytes(size)) for name, size in files]) + [""]
-
+        out += table(("file", "size"), [(f"`{name}`", fmt_bytes_words(size)) for name, size in files]) + [""]
     out += ["## Limitations", "",
             "A masked language model reproduces the statistics of its training text, including its biases and "
             "errors. It is a starting point for fine-tuning, not a finished application; small models trained "
             "briefly predict poorly. Check the corpus's license before redistributing the weights.", ""]
-    return "\n".join(out)
+    return out

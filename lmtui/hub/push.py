@@ -3,7 +3,8 @@
 The flow of a push (:func:`plan_push`, then :func:`execute`):
 
 1. settings: the ``[hub]`` section of the project the run came from (the source file as it
-   is now when it still exists, else the run's frozen copy), then the command-line overrides;
+   is now when it still exists, else the run's frozen copy), read and validated by the project
+   loader (an unknown key or a wrong type is an error), then the command-line overrides;
 2. token: ``HF_TOKEN`` or the huggingface_hub login store (:func:`find_token`); the account
    behind it (``whoami``), which must own the repository's namespace or belong to its
    organization;
@@ -26,16 +27,10 @@ import dataclasses
 import logging
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from lmtui.errors import LmtuiError
 from lmtui.project.sections.hub import HubSection
@@ -231,40 +226,43 @@ def _scrub(text: str, token: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- settings
-def _hub_from_table(table: dict | None, base: HubSection | None = None) -> HubSection:
-    known = {f.name for f in dataclasses.fields(HubSection)}
-    values = {k: v for k, v in (table or {}).items() if k in known}
-    return dataclasses.replace(base or HubSection(), **values)
+def _read_project(path: Path):
+    """The project at ``path``, read and validated by the project loader (every section, the
+    ``[hub]`` keys and their types included; files are not looked for).
 
+    Raises:
+        ProjectError: the file is unreadable, not TOML, or has an unknown or mistyped key.
+    """
+    from lmtui.project.load import load_project
 
-def _read_toml(path: Path) -> dict:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return load_project(path, check=False)
 
 
 def run_settings(run: RunDir, project=None) -> HubSection:
     """The ``[hub]`` settings for pushing ``run``.
 
     ``project`` (the driver's parsed project) wins when given. Otherwise the source project
-    file's ``[hub]`` as it is now (so a repository chosen after training counts), falling back
-    to the run's frozen copy.
+    file's ``[hub]`` as it is now, when the file still exists and has that section (so a
+    repository chosen after training counts), else the run's frozen copy's.
+
+    Raises:
+        ProjectError: the source project or the frozen copy is invalid (unknown key, wrong type).
     """
     if project is not None:
         return dataclasses.replace(project.hub)
-    frozen = _read_toml(run.project_file)
-    settings = _hub_from_table(frozen.get("hub"))
     source = run.read_state().get("project_path")
     if source and Path(source).is_file():
-        current = _read_toml(Path(source)).get("hub")
-        if isinstance(current, dict):
-            settings = _hub_from_table(current)
-    return settings
+        current = _read_project(Path(source))
+        if "hub" in current.raw:
+            return current.hub
+    return _read_project(run.project_file).hub
 
 
 def project_name(run: RunDir) -> str:
-    name = run.read_state().get("project_name") or _read_toml(run.project_file).get("project", {}).get("name")
+    """The name of the project ``run`` came from (run.json, else its frozen copy, else the run id)."""
+    name = run.read_state().get("project_name")
+    if not name and run.project_file.is_file():
+        name = _read_project(run.project_file).project.name
     return str(name or run.run_id)
 
 

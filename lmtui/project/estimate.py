@@ -123,6 +123,6 @@ def _device_guess(project: Project) -> str:
     setting = project.hardware.device
     if setting != "auto":
         return setting
-    from lmtui.tui.hardware import gpu_count
+    from lmtui.hardware import gpu_count
 
     return "cuda" if gpu_count() else "cpu"

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import copy
-import json
-import math
+import sys
 from dataclasses import asdict
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 from lmtui.errors import ProjectError
 from lmtui.project.paths import cache_dir, output_dir, resolve_path
@@ -13,22 +19,20 @@ from lmtui.project.schema import SECTIONS, Project
 
 
 def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
-    """A copy of ``raw`` with ``section.key=value`` overrides applied (value parsed as TOML).
+    """A copy of ``raw`` with ``section.key=value`` overrides applied.
+
+    The value is read as a TOML value (``100``, ``true``, ``"text"``, ``[1, 2]``); what is not
+    one is taken as a string (``abc``), which the loader then checks like any value.
 
     Raises:
-        ProjectError: an override is not of the form ``section.key=value``.
+        ProjectError: an override is not of the form ``section.key=value``, or its path runs
+            through a key that is not a table.
     """
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     out = copy.deepcopy(raw)
     for item in overrides:
         name, sep, value = item.partition("=")
         parts = name.strip().split(".")
-        if not sep or len(parts) < 2:
+        if not sep or len(parts) < 2 or not all(parts):
             raise ProjectError(f"override {item!r} is not section.key=value", file=file,
                                hint="write e.g. training.max_steps=100")
         try:
@@ -36,36 +40,46 @@ def apply_overrides(raw: dict, overrides: list[str], file: str) -> dict:
         except tomllib.TOMLDecodeError:
             parsed = value.strip()
         table = out
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             table = table.setdefault(part, {})
+            if not isinstance(table, dict):
+                raise ProjectError(f"override {item!r}: {'.'.join(parts[:i + 1])} is not a table", file=file,
+                                   hint="set a key of a section, e.g. training.max_steps=100")
         table[parts[-1]] = parsed
     return out
 
 
 def toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int,)):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "nan")
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+    """``value`` as one line of TOML (for ``key = value`` lines of the edit form and templates).
+
+    Scalars and keys are written by tomli-w; lists and tables are written inline (tomli-w would
+    spread them over lines). Floats keep their sign when not finite (``-inf``).
+
+    Raises:
+        TypeError: ``value`` is not a str, int, float, bool, list, tuple or dict (None included).
+    """
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").removesuffix("\n")
+
+
+def _toml_key(name: str) -> str:
+    """``name`` as a TOML key: bare when it can be, else quoted (by tomli-w)."""
+    return tomli_w.dumps({name: 0}).removesuffix(" = 0\n")
 
 
 def dump_toml(tables: dict[str, dict]) -> str:
-    """TOML text for ``{section: {key: value}}`` (scalars, lists and inline tables)."""
-    lines = []
-    for section, values in tables.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{k} = {toml_value(v)}" for k, v in values.items())
-        lines.append("")
-    return "\n".join(lines)
+    """TOML text for ``{section: {key: value}}``, written by tomli-w: any key (quoted when it is
+    not a bare key, e.g. ``[eval.tasks."glue sst2"]``), nested tables, non-finite floats.
+
+    Raises:
+        TypeError: a value TOML cannot hold (None included).
+    """
+    return tomli_w.dumps(tables)
 
 
 def resolved_tables(project: Project) -> dict[str, dict]:

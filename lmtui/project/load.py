@@ -1,10 +1,11 @@
 """Read a project file, validate it against the schema, and report errors with file, key and line.
 
 Validation happens in two passes: each key against its section's declared type, choices and
-range (:func:`load_project`), then the rules that relate keys to each other (model shape,
-batch divisibility, vocabulary size, corpus presence: :func:`check_consistency`). Neither pass
-imports torch or transformers, so the TUI can validate projects cheaply.
-"""
+range, the keys of the fine-tuning task tables included (:func:`parse_project`,
+:func:`build_project`), then the rules that relate keys to each other (model shape, batch
+divisibility, vocabulary size, corpus presence: :func:`check_consistency`). Neither pass
+imports torch or transformers, so the TUI can validate projects cheaply; the checks that do
+are in :mod:`lmtui.project.deep_check`."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from lmtui.project import presets
 from lmtui.project.lines import line_of
 from lmtui.project.paths import output_dir, project_dir, resolve_path
 from lmtui.project.schema import SECTIONS, Project
+from lmtui.project.sections.eval import check_task_tables
 
 
 def _suggest(name: str, options) -> str | None:
@@ -97,8 +99,7 @@ def parse_project(text: str, file: str, path: str | None = None) -> Project:
         path: the project file's absolute path (relative paths in it resolve against its folder).
 
     Raises:
-        ProjectError: syntax error, unknown section or key (with a did-you-mean), wrong type,
-            value outside its choices or range.
+        ProjectError: syntax error, or any problem of :func:`build_project`.
     """
     try:
         raw = tomllib.loads(text)
@@ -106,12 +107,30 @@ def parse_project(text: str, file: str, path: str | None = None) -> Project:
         m = re.search(r"line (\d+)", str(exc))
         raise ProjectError(f"TOML syntax error: {exc}", file=file, line=int(m.group(1)) if m else None,
                            hint="fix the syntax at that line (strings need quotes, tables need [brackets])") from None
+    return build_project(raw, text, file, path)
+
+
+def build_project(raw: dict, text: str, file: str, path: str | None = None) -> Project:
+    """Validate the parsed tables ``raw`` key by key and build a :class:`Project`.
+
+    Args:
+        raw: the tables, as read from ``text`` (or with ``--set`` overrides applied).
+        text: the TOML source, for line numbers in messages.
+        file: the name used in error messages.
+        path: the project file's absolute path.
+
+    Raises:
+        ProjectError: unknown section or key (with a did-you-mean), wrong type, value outside its
+            choices or range, a fine-tuning task table with an unknown or mistyped key, or a
+            project name unusable as a folder name.
+    """
     for name in raw:
         if name not in SECTIONS:
             guess = _suggest(name, SECTIONS)
             hint = f"did you mean [{guess}]?" if guess else f"known sections: {', '.join(SECTIONS)}"
             raise ProjectError(f"unknown section [{name}]", file=file, key=name, line=line_of(text, name), hint=hint)
     built = {name: _build_section(name, cls, raw.get(name, {}), text, file) for name, cls in SECTIONS.items()}
+    check_task_tables(built["eval"], file=file, text=text)
     project = Project(path=path, raw=raw, **built)
     if not project.project.name:
         project.project.name = Path(file).stem

@@ -1,5 +1,8 @@
 """Start, find, stop and resume runs as detached processes.
 
+:func:`launch` is the one way a run starts, from `lmtui run` and the TUI alike: every check
+(:func:`validate`) before the run directory is written, then the driver.
+
 A run's driver (``python -m lmtui.driver RUN_DIR``) is started in a new session (its own
 process group), with stdin closed and its output appended to ``train.log``; it survives the
 terminal, the SSH connection and the UI that started it. The driver runs the tokenizer and
@@ -13,13 +16,15 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from lmtui.errors import RunError
+from lmtui.errors import ProjectError, RunError
 from lmtui.fsutil import atomic_write_text
 from lmtui.procs import pid_alive, process_start_time, spawn_detached
 from lmtui.project.freeze import apply_overrides, frozen_text
-from lmtui.project.load import check_consistency, load_project, parse_project, project_text
+from lmtui.project.load import build_project, check_consistency, load_project, parse_project, project_text
 from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
 from lmtui.runs.rundir import RunDir, host, list_runs, new_run_id
@@ -30,17 +35,71 @@ DRIVER_MODULE = "lmtui.driver"
 TRAINING_SECTIONS = ("corpus", "tokenizer", "model", "training")
 
 
+def _override_of(key: str | None, overrides: list[str]) -> str | None:
+    """The ``--set`` argument that set ``key`` (a dotted project key), a key inside it, or a
+    table holding it; None when no override touches it."""
+    if not key:
+        return None
+    for item in reversed(overrides):
+        name = item.partition("=")[0].strip()
+        if key == name or key.startswith(name + ".") or name.startswith(key + "."):
+            return item
+    return None
+
+
+@contextmanager
+def naming_overrides(path: str, overrides: list[str]):
+    """Re-raise a :class:`ProjectError` about an overridden key as an error of its ``--set``
+    argument: the line of the project file would point at the value the override replaced."""
+    try:
+        yield
+    except ProjectError as exc:
+        item = _override_of(exc.key, overrides)
+        if item is None:
+            raise
+        raise ProjectError(f"{exc.message}, from --set {item}", file=str(path), key=exc.key,
+                           hint=exc.hint) from None
+
+
 def load_with_overrides(path: str, overrides: list[str] | None = None) -> Project:
-    """Load and validate the project at ``path`` with ``section.key=value`` overrides applied."""
+    """Load and validate the project at ``path`` with ``section.key=value`` overrides applied.
+
+    Errors about keys of the file name their line; errors about overridden keys name the
+    ``--set`` argument instead (``... from --set training.batch_size=abc``), without a line.
+
+    Raises:
+        ProjectError: the file or an override is invalid (:func:`lmtui.project.load.load_project`).
+    """
     project = load_project(path, check=not overrides)
     if overrides:
         text = project_text(project)
-        raw = apply_overrides(project.raw, overrides, str(path))
-        from lmtui.project.freeze import dump_toml
-
-        project = parse_project(dump_toml(raw), str(path), project.path)
-        check_consistency(project, text)
+        with naming_overrides(path, overrides):
+            raw = apply_overrides(project.raw, overrides, str(path))
+            project = build_project(raw, text, str(path), project.path)
+            check_consistency(project, text)
     return project
+
+
+def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, str | None]:
+    """Every check a run gets before anything is written: load with overrides
+    (:func:`load_with_overrides`), the device and the model config
+    (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers), then the
+    publish stage's preflight.
+
+    Returns:
+        (project, warning): ``warning`` says why the run's publish stage would fail (no token), else None.
+
+    Raises:
+        ProjectError: any check fails.
+    """
+    from lmtui.hub.stage import preflight
+    from lmtui.project.deep_check import deep_check
+
+    overrides = list(overrides or [])
+    project = load_with_overrides(path, overrides)
+    with naming_overrides(path, overrides):
+        deep_check(project, project_text(project))
+    return project, preflight(project)
 
 
 def latest_run(project: Project) -> RunDir | None:
@@ -107,12 +166,36 @@ def start_driver(run: RunDir) -> int:
     return proc.pid
 
 
-def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | None = None) -> tuple[RunDir, bool]:
-    """Validate the project, pick or create its run directory and start the driver detached."""
-    project = load_with_overrides(project_path, overrides)
+@dataclass
+class Launched:
+    """A run started by :func:`launch`.
+
+    Attributes:
+        run: its directory.
+        resumed: an existing run is continued.
+        warning: why its publish stage would fail (show it; the run starts anyway), or None.
+        offset: the size in bytes of its events.jsonl before the driver started (follow from there).
+    """
+
+    run: RunDir
+    resumed: bool
+    warning: str | None
+    offset: int
+
+
+def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | None = None) -> Launched:
+    """Validate the project (:func:`validate`), pick or create its run directory and start the
+    driver detached: the one way `lmtui run` and the TUI start a run.
+
+    Raises:
+        ProjectError: the project is invalid; nothing is written.
+        RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
+    """
+    project, warning = validate(project_path, overrides)
     run, resumed = prepare_run(project, fresh=fresh)
+    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     start_driver(run)
-    return run, resumed
+    return Launched(run=run, resumed=resumed, warning=warning, offset=offset)
 
 
 def resume(run: RunDir) -> int:

@@ -27,6 +27,7 @@ from pathlib import Path
 from lmtui.errors import RunError
 from lmtui.fsutil import atomic_write_json
 from lmtui.procs import pid_alive
+from lmtui.runs.events import iter_events
 
 EVENTS_VERSION = 1
 ACTIVE = ("queued", "running")
@@ -121,14 +122,19 @@ class RunDir:
         return event
 
     def events(self, types: tuple[str, ...] | None = None) -> list[dict]:
-        """All complete events (a partial last line is ignored), optionally of some types only."""
-        events, _ = read_events(self.events_file, 0)
-        return [e for e in events if types is None or e.get("type") in types]
+        """All complete events (a partial last line is ignored), optionally of some types only.
+
+        Read with :func:`lmtui.runs.events.iter_events` (bounded chunks, invalid lines skipped).
+        """
+        return [e for e in iter_events(self.events_file) if types is None or e.get("type") in types]
 
     def last_event(self, type_: str) -> dict | None:
-        for event in reversed(self.events((type_,))):
-            return event
-        return None
+        """The last complete event of type ``type_``, or None."""
+        last = None
+        for event in iter_events(self.events_file):
+            if event.get("type") == type_:
+                last = event
+        return last
 
     # checkpoints -----------------------------------------------------------
     def checkpoints(self) -> list[tuple[int, Path]]:
@@ -142,30 +148,6 @@ class RunDir:
                     except ValueError:
                         continue
         return sorted(out)
-
-
-def read_events(path: str | os.PathLike, offset: int) -> tuple[list[dict], int]:
-    """Complete event lines of ``path`` from byte ``offset``; returns (events, next offset).
-
-    A trailing line without its newline (being written) is left for the next call. Lines
-    that are not valid JSON are skipped.
-    """
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return [], offset
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset
-    events = []
-    for raw in data[: end + 1].splitlines():
-        try:
-            events.append(json.loads(raw))
-        except ValueError:
-            continue
-    return events, offset + end + 1
 
 
 def new_run_id(project_name: str, output_dir: str | os.PathLike) -> str:

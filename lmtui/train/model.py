@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -26,7 +25,6 @@ from lmtui.project.lines import line_of
 from lmtui.project.load import project_text
 from lmtui.project.paths import resolve_path
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
-
 
 
 def padded_vocab_size(n: int, multiple: int = 64) -> int:
@@ -145,39 +143,6 @@ def parameter_counts(model) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     embedding = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Embedding))
     return total, total - embedding
-
-
-def flops_per_token(model, seq_len: int, mlm_fraction: float) -> float:
-    """Training FLOPs per token: 6N + 12*L*H*T + 6*H*V*f.
-
-    N is non-embedding parameters without the vocabulary projection, L layers, H hidden size,
-    T sequence length, V vocabulary size, f the fraction of positions reaching the MLM head
-    (Kaplan et al. 2020 / PaLM appendix B accounting, as stated in the lmtui speed issue).
-    """
-    cfg = model.config
-    hidden = getattr(cfg, "hidden_size", None) or cfg.dim
-    layers = getattr(cfg, "num_hidden_layers", None) or cfg.n_layers
-    vocab = cfg.vocab_size
-    _, non_embedding = parameter_counts(model)
-    out = model.get_output_embeddings()
-    if out is not None and out.weight is not model.get_input_embeddings().weight:  # untied projection
-        non_embedding -= out.weight.numel()
-    return 6 * non_embedding + 12 * layers * hidden * seq_len + 6 * hidden * vocab * mlm_fraction
-
-
-GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "H800": 989e12, "A100": 312e12, "A10": 125e12,
-                 "L4": 121e12, "L40": 181e12, "4090": 165e12, "3090": 71e12, "V100": 125e12, "T4": 65e12}
-
-
-def gpu_peak_flops() -> float | None:
-    """Dense bf16 peak FLOP/s of the current CUDA device (vendor datasheets), or None if unknown."""
-    if not torch.cuda.is_available():
-        return None
-    name = torch.cuda.get_device_name()
-    for key, peak in GPU_PEAK_BF16.items():
-        if key in name:
-            return peak
-    return None
 
 
 def perplexity(loss: float) -> float:

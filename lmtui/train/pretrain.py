@@ -1,43 +1,48 @@
 """The pretraining loop, run under ``accelerate launch -m lmtui.train.pretrain RUN_DIR``.
 
-Reads top to bottom like nanoGPT's train.py: settings from the run's frozen project, data from
-the memory-mapped token cache, the model, AdamW and its schedule, then the loop (accumulate,
-clip, step, log every N, evaluate every N, checkpoint every N). accelerate handles devices,
-mixed precision and data-parallel processes; only rank 0 writes events.
+Reads like nanoGPT's train.py or litgpt's ``fit``: :func:`main` opens the run, makes the
+accelerator, the data, the model with AdamW and its schedule, resumes, then :func:`fit` loops
+over :func:`train_step` (accumulate, clip, step, schedule), logging every N steps, evaluating
+every N (:func:`evaluate`) and checkpointing every N (:mod:`lmtui.train.checkpoint`).
+accelerate handles devices, mixed precision and data-parallel processes; only rank 0 writes
+events.
 
 Resume: the newest complete checkpoint (``checkpoints/step-N/trainer_state.json`` present) is
 loaded with ``Accelerator.load_state`` and training continues at step N with the same data
-order and masks (see :mod:`lmtui.data.batches`).
+order and masks (see :mod:`lmtui.data.batches`) and the checkpoint's :class:`TrainState`.
 
-Stop: SIGINT or SIGTERM sets a flag; at the next step boundary the worker writes a checkpoint,
-emits ``train_end`` with status ``stopped`` and exits 0.
+Stop: SIGINT or SIGTERM sets a flag; after the optimizer step under way the ranks agree on it
+(one all-reduce per step with several processes), write a checkpoint, emit ``train_end`` with
+status ``stopped`` and exit 0.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import os
-import shutil
 import signal
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator
 
 import torch
 
 from lmtui.data.batches import CHUNK_COST, MaskingConfig, Sequences, TrainStream, eval_batches
 from lmtui.data.token_cache import TokenCache
-from lmtui.fsutil import atomic_folder, atomic_write_json, replace_folder
 from lmtui.project.load import parse_project
 from lmtui.runs.rundir import RunDir
+from lmtui.train.checkpoint import TrainState, resume, save_checkpoint, save_final_model
 from lmtui.train.devices import resolve_mixed_precision, uses_cpu
-from lmtui.train.model import (MaskedLMObjective, build_model, flops_per_token, gpu_peak_flops, parameter_counts,
-                               perplexity)
+from lmtui.train.flops import flops_per_token, gpu_peak_flops
+from lmtui.train.model import MaskedLMObjective, build_model, parameter_counts, perplexity
+from lmtui.train.optim import pretraining_optimizer, schedule
 
 STOP = {"requested": False}
+DEVICE_KEYS = ("input_ids", "positions", "targets", "attention_mask")  # what the trainer's forward reads
 
 
 def _request_stop(signum, frame):
@@ -71,18 +76,6 @@ def total_steps(tr, num_sequences: int) -> int:
     return max(1, math.ceil(tr.epochs * num_sequences / tr.batch_size))
 
 
-def make_optimizer(model, tr, fused: bool):
-    """AdamW with decoupled weight decay, none on biases and normalisation weights."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": tr.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=tr.learning_rate, betas=(tr.adam_beta1, tr.adam_beta2),
-                             eps=tr.adam_epsilon, fused=fused)
-
-
 def peak_memory(device: torch.device) -> dict:
     """Peak resident memory of this process in MiB and, on CUDA, the peak memory allocated by torch."""
     import resource
@@ -92,6 +85,77 @@ def peak_memory(device: torch.device) -> dict:
     if device.type == "cuda":
         out["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
     return out
+
+
+@dataclass
+class StepResult:
+    """One optimizer step of one process: ``loss_sum`` (0-dim, detached, on the device) is the sum
+    over its ``micro_batches`` of each micro-batch's mean masked-token loss; ``tokens`` its real
+    tokens; ``grad_norm`` the total gradient norm before clipping (None without clipping)."""
+
+    loss_sum: torch.Tensor
+    micro_batches: int
+    tokens: int
+    grad_norm: torch.Tensor | None
+
+
+def objective_loss(objective, accuracy: bool = False) -> Callable[[dict], torch.Tensor]:
+    """A chunk's mean masked-token loss through :class:`MaskedLMObjective` (the head on masked positions only)."""
+    return lambda c: objective(c["input_ids"], c["targets"], c["attention_mask"], c["positions"],
+                               accuracy=accuracy)[0]
+
+
+def train_step(micro_batches: Iterator[dict], accumulation: int, loss_of: Callable[[dict], torch.Tensor],
+               optimizer, *, model, device, max_grad_norm: float, accelerator=None, scheduler=None,
+               autocast: Callable = nullcontext) -> StepResult:
+    """One optimizer step: forward and backward over ``accumulation`` micro-batches and their chunks, clip, step.
+
+    ``micro_batches`` yields :class:`lmtui.data.batches.TrainStream` micro-batches (``chunks``,
+    ``num_tokens``, ``num_targets``); each chunk's :data:`DEVICE_KEYS` go to ``device`` and
+    ``loss_of(chunk)`` (inside ``autocast()``) gives its mean loss. A chunk's loss is weighted by
+    its share of the micro-batch's masked tokens and by 1/``accumulation``, so the gradients add
+    up to the gradient of the mean over micro-batches of each one's mean loss. With
+    ``accelerator``: its ``backward`` (loss scaling, mixed precision), gradient all-reduce only on
+    the last backward (``no_sync(model)`` before), its ``clip_grad_norm_``; without: plain torch.
+    Clips ``model``'s gradients to ``max_grad_norm`` (0: no clipping), steps ``optimizer`` and
+    ``scheduler`` (when given) and zeroes the gradients.
+    """
+    backward = accelerator.backward if accelerator is not None else torch.Tensor.backward
+    loss_sum = torch.zeros((), device=device)
+    tokens = 0
+    for k in range(accumulation):
+        batch = next(micro_batches)
+        tokens += batch["num_tokens"]
+        chunks = batch["chunks"]
+        for c, chunk in enumerate(chunks):
+            weight = len(chunk["targets"]) / max(batch["num_targets"], 1)
+            chunk = {key: v.to(device, non_blocking=True) if key in DEVICE_KEYS and v is not None else v
+                     for key, v in chunk.items()}
+            sync = accelerator is None or (k == accumulation - 1 and c == len(chunks) - 1)
+            with nullcontext() if sync else accelerator.no_sync(model):
+                with autocast():
+                    loss = loss_of(chunk)
+                backward(loss * (weight / accumulation))
+            loss_sum += loss.detach() * weight
+    grad_norm = None
+    if max_grad_norm:
+        clip = accelerator.clip_grad_norm_ if accelerator is not None else torch.nn.utils.clip_grad_norm_
+        grad_norm = clip(model.parameters(), max_grad_norm)
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return StepResult(loss_sum, accumulation, tokens, grad_norm)
+
+
+def agree(accelerator, stop_requested: bool, tokens: int) -> tuple[bool, int]:
+    """After a step, what every rank agrees on: whether any rank was asked to stop, and the real
+    tokens of all ranks' micro-batches. One all-reduce of two int64 with several processes."""
+    if accelerator.num_processes == 1:
+        return stop_requested, tokens
+    flag, total = accelerator.reduce(torch.tensor([int(stop_requested), tokens], device=accelerator.device),
+                                     reduction="sum").tolist()
+    return flag > 0, total
 
 
 def evaluate(objective, accelerator, sequences, masking, tr) -> dict:
@@ -117,47 +181,184 @@ def evaluate(objective, accelerator, sequences, masking, tr) -> dict:
             "accuracy": round(totals[1] / max(totals[2], 1), 5), "tokens": int(totals[2])}
 
 
-def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: dict, keep: int) -> Path:
-    """Write ``checkpoints/step-N`` atomically (temporary folder + rename) and prune old ones."""
-    step = state["step"]
-    final = run.checkpoints_dir / f"step-{step}"
-    tmp = run.checkpoints_dir / f".tmp-step-{step}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()  # every rank has written its files (random_states_<rank>.pkl) before the rename
-    if accelerator.is_main_process:
-        model = accelerator.unwrap_model(objective).model
-        model.save_pretrained(tmp / "model", safe_serialization=True)
-        tokenizer.save_pretrained(tmp / "model")
-        atomic_write_json(tmp / "trainer_state.json", state)
-        replace_folder(tmp, final)
-        for _, old in run.checkpoints()[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-        run.emit("checkpoint", step=step, path=str(final))
-    accelerator.wait_for_everyone()
-    return final
+@dataclass
+class Training:
+    """What :func:`main` builds for :func:`fit`: the run, the prepared model, optimizer and schedule, the data."""
+
+    run: RunDir
+    tr: object  # the project's [training] section
+    accelerator: object
+    tokenizer: object
+    model: torch.nn.Module  # the Hugging Face *ForMaskedLM
+    objective: torch.nn.Module  # MaskedLMObjective over it, prepared by accelerate
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    max_steps: int
+    warmup_steps: int
+    masking: MaskingConfig
+    train_seqs: Sequences
+    valid_seqs: Sequences
+    accumulation: int  # micro-batches per process per optimizer step
+
+    def emit(self, type_: str, **fields) -> None:
+        """An event in the run's events.jsonl, from rank 0 only."""
+        if self.accelerator.is_main_process:
+            self.run.emit(type_, **fields)
 
 
-def save_final_model(accelerator, run: RunDir, objective, tokenizer) -> int:
-    """Save the Hugging Face model + tokenizer to ``model/`` atomically; returns the parameter count."""
-    model = accelerator.unwrap_model(objective).model
-    params = parameter_counts(model)[0]
-    if accelerator.is_main_process:
-        with atomic_folder(run.model_dir, ".tmp-model") as tmp:
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-        run.emit("model", path=str(run.model_dir), params=params)
-    accelerator.wait_for_everyone()
-    return params
+def build(run: RunDir, project, accelerator) -> Training:
+    """Tokenizer, token-cache sequences, the model, AdamW and its schedule, prepared by ``accelerator``."""
+    from transformers import AutoTokenizer
+
+    tr = project.training
+    tokenizer = AutoTokenizer.from_pretrained(run.tokenizer_dir)
+    masking = MaskingConfig.from_tokenizer(tokenizer, tr)
+    cache = Path(run.read_state()["dataset_dir"])
+    end_id = tokenizer.sep_token_id
+    train_seqs = Sequences(TokenCache(cache, "train"), tr.max_seq_length, tr.line_by_line, end_id)
+    valid_seqs = Sequences(TokenCache(cache, "validation"), tr.max_seq_length, tr.line_by_line, end_id)
+    max_steps = total_steps(tr, len(train_seqs))
+
+    model = build_model(project, tokenizer)
+    objective = MaskedLMObjective(model)
+    if tr.compile:
+        objective.encoder = torch.compile(objective.encoder)
+    optimizer = pretraining_optimizer(model, tr, fused=accelerator.device.type in ("cuda", "cpu"))
+    scheduler, warmup = schedule(optimizer, tr, max_steps)
+    objective, optimizer = accelerator.prepare(objective, optimizer)
+    accelerator.register_for_checkpointing(scheduler)
+    return Training(run, tr, accelerator, tokenizer, model, objective, optimizer, scheduler, max_steps, warmup,
+                    masking, train_seqs, valid_seqs,
+                    accumulation=tr.batch_size // (tr.micro_batch_size * accelerator.num_processes))
+
+
+def train_batches(t: Training, hw, step: int) -> Iterator[dict]:
+    """This rank's micro-batches from optimizer step ``step`` on, loaded by ``dataloader_num_workers`` workers."""
+    accelerator = t.accelerator
+    stream = TrainStream(t.train_seqs, t.masking, seed=t.tr.seed, batch_size=t.tr.batch_size,
+                         micro_batch_size=t.tr.micro_batch_size, rank=accelerator.process_index,
+                         world_size=accelerator.num_processes,
+                         chunk_cost=CHUNK_COST.get(accelerator.device.type, CHUNK_COST["cuda"]))
+    workers = hw.dataloader_num_workers
+    return iter(torch.utils.data.DataLoader(
+        stream, batch_size=None, sampler=itertools.count(step * t.accumulation), num_workers=workers,
+        pin_memory=accelerator.device.type == "cuda", persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None))
+
+
+def announce(t: Training, state: TrainState) -> tuple[float, float | None]:
+    """Emit ``train_start`` and print the setup; returns (training FLOPs per token, GPU peak FLOP/s or None)."""
+    tr, accelerator, world = t.tr, t.accelerator, t.accelerator.num_processes
+    params, non_embedding = parameter_counts(t.model)
+    fpt = flops_per_token(t.model, tr.max_seq_length, tr.mlm_probability)
+    peak = gpu_peak_flops() if accelerator.device.type == "cuda" else None
+    t.emit("train_start", max_steps=state.max_steps, start_step=state.step, batch_size=tr.batch_size,
+           micro_batch_size=tr.micro_batch_size, gradient_accumulation_steps=t.accumulation, num_processes=world,
+           device=str(accelerator.device), backend=accelerator.state.backend,
+           mixed_precision=accelerator.mixed_precision, params=params, non_embedding_params=non_embedding,
+           tokens_per_step=tr.batch_size * tr.max_seq_length,
+           train_sequences=len(t.train_seqs), validation_sequences=len(t.valid_seqs), warmup_steps=t.warmup_steps,
+           flops_per_token=fpt, peak_flops=peak)
+    print(f"training {type(t.model).__name__} ({params / 1e6:.2f}M parameters) on {accelerator.device} x{world}, "
+          f"steps {state.step}->{state.max_steps}, batch {tr.batch_size} = {tr.micro_batch_size} x "
+          f"{t.accumulation} accumulation x {world} processes ({accelerator.state.backend or 'no'} backend), "
+          f"precision {accelerator.mixed_precision}", flush=True)
+    return fpt, peak
+
+
+@dataclass
+class Interval:
+    """Sums over the steps since the last ``train`` event: this process's ``loss_sum`` over
+    ``micro_batches``, and all processes' real ``tokens`` in ``seconds``."""
+
+    loss_sum: torch.Tensor
+    micro_batches: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    def add(self, out: StepResult, tokens: int, seconds: float) -> None:
+        """Count one step: this process's ``out``, and ``tokens`` of all processes in ``seconds``."""
+        self.loss_sum += out.loss_sum
+        self.micro_batches += out.micro_batches
+        self.tokens += tokens
+        self.seconds += seconds
+
+
+def log_train(t: Training, state: TrainState, interval: Interval, grad_norm, eta_rate: float, fpt: float,
+              peak: float | None) -> None:
+    """Emit the ``train`` event of ``interval`` (loss averaged over micro-batches and processes) and print it."""
+    world = t.accelerator.num_processes
+    loss = t.accelerator.reduce(interval.loss_sum / max(interval.micro_batches, 1), reduction="sum").item() / world
+    tps = interval.tokens / max(interval.seconds, 1e-9)
+    event = dict(step=state.step, max_steps=state.max_steps,
+                 epoch=round(state.step * t.tr.batch_size / max(len(t.train_seqs), 1), 4),
+                 loss=round(loss, 5), learning_rate=t.scheduler.get_last_lr()[0],
+                 grad_norm=round(float(grad_norm), 4), tokens=state.tokens, tokens_per_s=round(tps, 1),
+                 elapsed_s=round(state.train_seconds, 2), eta_s=round(eta_rate * (state.max_steps - state.step), 1))
+    if peak:
+        event["mfu"] = round(tps * fpt / (peak * world), 4)
+    t.emit("train", **event)
+    print(f"step {state.step}/{state.max_steps} loss {event['loss']:.4f} lr {event['learning_rate']:.2e} "
+          f"{tps:,.0f} tok/s", flush=True)
+
+
+def log_eval(t: Training, step: int) -> None:
+    """Evaluate on the validation sequences, emit ``eval`` and print it."""
+    metrics = evaluate(t.objective, t.accelerator, t.valid_seqs, t.masking, t.tr)
+    t.emit("eval", step=step, **metrics)
+    print(f"eval at step {step}: loss {metrics['loss']:.4f} perplexity {metrics['perplexity']:.2f} "
+          f"accuracy {metrics['accuracy']:.3f}", flush=True)
+
+
+def fit(t: Training, state: TrainState, batches: Iterator[dict], fpt: float, peak: float | None) -> str:
+    """Train from ``state.step`` to ``state.max_steps``; returns "finished", or "stopped" on a stop request.
+
+    ``state`` counts every step's tokens and seconds (evaluation excluded), so a checkpoint at any
+    step carries exact counts. Logs every ``logging_steps``, evaluates every ``eval_steps`` (and
+    at step 0 of a fresh run), checkpoints every ``save_steps``, and at the last step does all three.
+    """
+    tr, accelerator = t.tr, t.accelerator
+    device = accelerator.device
+    t.objective.train()
+    loss_of = objective_loss(t.objective)
+    if state.step == 0:
+        log_eval(t, 0)
+    interval = Interval(torch.zeros((), device=device))
+    grad_norm = torch.zeros((), device=device)
+    mark = session_start = time.perf_counter()  # throughput excludes evaluation
+    session_start_step = state.step
+    while state.step < state.max_steps:
+        out = train_step(batches, t.accumulation, loss_of, t.optimizer, model=t.objective, device=device,
+                         max_grad_norm=tr.max_grad_norm, accelerator=accelerator, scheduler=t.scheduler)
+        stopped, tokens = agree(accelerator, STOP["requested"], out.tokens)
+        now = time.perf_counter()
+        state.advance(tokens, now - mark)
+        interval.add(out, tokens, now - mark)
+        mark = now
+        grad_norm = grad_norm if out.grad_norm is None else out.grad_norm
+        last = state.step == state.max_steps
+        if state.step % tr.logging_steps == 0 or last:
+            rate = (now - session_start) / max(state.step - session_start_step, 1)
+            log_train(t, state, interval, grad_norm, rate, fpt, peak)
+            interval = Interval(torch.zeros((), device=device))
+        if state.step % tr.eval_steps == 0 or last:
+            log_eval(t, state.step)
+            mark = time.perf_counter()
+        if stopped:
+            t.emit("stopping", signal="SIGINT/SIGTERM")
+            save_checkpoint(accelerator, t.run, t.objective, t.tokenizer, state, tr.save_total_limit)
+            t.emit("train_end", status="stopped", step=state.step, **peak_memory(device))
+            print(f"stopped at step {state.step}; checkpoint written", flush=True)
+            return "stopped"
+        if state.step % tr.save_steps == 0 or last:
+            save_checkpoint(accelerator, t.run, t.objective, t.tokenizer, state, tr.save_total_limit)
+    return "finished"
 
 
 def main(run_path: str) -> int:
+    """Train the run at ``run_path`` (its frozen project, tokenizer and token cache); 0 when finished or stopped."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from transformers import AutoTokenizer, get_scheduler
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -167,160 +368,25 @@ def main(run_path: str) -> int:
     project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
                             str(run.project_file))
     tr, hw = project.training, project.hardware
-    state = run.read_state()
 
     cpu = uses_cpu(hw.device)
     accelerator = Accelerator(mixed_precision=resolve_mixed_precision(hw.mixed_precision, cpu), cpu=cpu)
-    world, rank = accelerator.num_processes, accelerator.process_index
-    main_process = accelerator.is_main_process
-    emit = run.emit if main_process else (lambda *a, **k: None)
     if accelerator.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     set_seed(tr.seed)
 
-    tokenizer = AutoTokenizer.from_pretrained(run.tokenizer_dir)
-    masking = MaskingConfig.from_tokenizer(tokenizer, tr)
-    cache = Path(state["dataset_dir"])
-    end_id = tokenizer.sep_token_id
-    train_seqs = Sequences(TokenCache(cache, "train"), tr.max_seq_length, tr.line_by_line, end_id)
-    valid_seqs = Sequences(TokenCache(cache, "validation"), tr.max_seq_length, tr.line_by_line, end_id)
-    max_steps = total_steps(tr, len(train_seqs))
-    accumulation = tr.batch_size // (tr.micro_batch_size * world)
+    t = build(run, project, accelerator)
+    state = resume(accelerator, run, t.max_steps)
+    batches = train_batches(t, hw, state.step)
+    fpt, peak = announce(t, state)
+    if fit(t, state, batches, fpt, peak) == "stopped":
+        return 0
 
-    model = build_model(project, tokenizer)
-    params, non_embedding = parameter_counts(model)
-    objective = MaskedLMObjective(model)
-    if tr.compile:
-        objective.encoder = torch.compile(objective.encoder)
-    optimizer = make_optimizer(model, tr, fused=accelerator.device.type in ("cuda", "cpu"))
-    warmup = tr.warmup_steps or int(tr.warmup_ratio * max_steps)
-    scheduler = get_scheduler("constant_with_warmup" if tr.lr_scheduler == "constant" else tr.lr_scheduler,
-                              optimizer, num_warmup_steps=warmup, num_training_steps=max_steps)
-    objective, optimizer = accelerator.prepare(objective, optimizer)
-    accelerator.register_for_checkpointing(scheduler)
-
-    step, tokens_seen, train_seconds = 0, 0, 0.0
-    checkpoints = run.checkpoints()
-    if checkpoints:
-        last_step, last = checkpoints[-1]
-        accelerator.load_state(str(last))
-        saved = json.loads((last / "trainer_state.json").read_text())
-        step, tokens_seen, train_seconds = saved["step"], saved["tokens"], saved.get("train_seconds", 0.0)
-        print(f"resumed from {last} at step {step}", flush=True)
-
-    stream = TrainStream(train_seqs, masking, seed=tr.seed, batch_size=tr.batch_size,
-                         micro_batch_size=tr.micro_batch_size, rank=rank, world_size=world,
-                         chunk_cost=CHUNK_COST.get(accelerator.device.type, CHUNK_COST["cuda"]))
-    loader = torch.utils.data.DataLoader(
-        stream, batch_size=None, sampler=itertools.count(step * accumulation), num_workers=hw.dataloader_num_workers,
-        pin_memory=accelerator.device.type == "cuda", persistent_workers=hw.dataloader_num_workers > 0,
-        prefetch_factor=4 if hw.dataloader_num_workers > 0 else None)
-    batches = iter(loader)
-
-    seq_for_flops = tr.max_seq_length
-    fpt = flops_per_token(model, seq_for_flops, tr.mlm_probability)
-    peak = gpu_peak_flops() if accelerator.device.type == "cuda" else None
-    tokens_per_step = tr.batch_size * tr.max_seq_length
-    emit("train_start", max_steps=max_steps, start_step=step, batch_size=tr.batch_size,
-         micro_batch_size=tr.micro_batch_size, gradient_accumulation_steps=accumulation, num_processes=world,
-         device=str(accelerator.device), backend=accelerator.state.backend,
-         mixed_precision=accelerator.mixed_precision, params=params, non_embedding_params=non_embedding,
-         tokens_per_step=tokens_per_step,
-         train_sequences=len(train_seqs), validation_sequences=len(valid_seqs), warmup_steps=warmup,
-         flops_per_token=fpt, peak_flops=peak)
-    print(f"training {type(model).__name__} ({params / 1e6:.2f}M parameters) on {accelerator.device} x{world}, "
-          f"steps {step}->{max_steps}, batch {tr.batch_size} = {tr.micro_batch_size} x {accumulation} "
-          f"accumulation x {world} processes ({accelerator.state.backend or 'no'} backend), "
-          f"precision {accelerator.mixed_precision}", flush=True)
-
-    objective.train()
-    loss_sum = torch.zeros((), device=accelerator.device)
-    loss_count = 0
-    interval_tokens = 0
-    grad_norm = torch.zeros((), device=accelerator.device)
-    interval_start = time.perf_counter()
-    session_start, session_start_step = interval_start, step
-    stopped = False
-    if step == 0:
-        metrics = evaluate(objective, accelerator, valid_seqs, masking, tr)
-        emit("eval", step=0, **metrics)
-        interval_start = session_start = time.perf_counter()  # throughput excludes evaluation
-    while step < max_steps:
-        for k in range(accumulation):
-            batch = next(batches)
-            interval_tokens += batch["num_tokens"]
-            chunks = batch["chunks"]
-            for c, chunk in enumerate(chunks):
-                # a chunk's mean loss weighted by its share of the micro-batch's masked tokens: the
-                # chunks' gradients add up to the gradient of the micro-batch's mean loss
-                weight = len(chunk["targets"]) / max(batch["num_targets"], 1)
-                ids = chunk["input_ids"].to(accelerator.device, non_blocking=True)
-                positions = chunk["positions"].to(accelerator.device, non_blocking=True)
-                targets = chunk["targets"].to(accelerator.device, non_blocking=True)
-                mask = chunk["attention_mask"]
-                mask = None if mask is None else mask.to(accelerator.device, non_blocking=True)
-                sync = k == accumulation - 1 and c == len(chunks) - 1
-                with nullcontext() if sync else accelerator.no_sync(objective):
-                    loss, _, _ = objective(ids, targets, mask, positions, accuracy=False)
-                    accelerator.backward(loss * (weight / accumulation))
-                loss_sum += loss.detach() * weight
-            loss_count += 1
-        if tr.max_grad_norm:
-            grad_norm = accelerator.clip_grad_norm_(objective.parameters(), tr.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-
-        if world == 1:
-            stopped = STOP["requested"]
-        if step % tr.logging_steps == 0 or step == max_steps:
-            now = time.perf_counter()
-            totals = accelerator.reduce(torch.stack([loss_sum / max(loss_count, 1),
-                                                     torch.tensor(float(interval_tokens), device=loss_sum.device),
-                                                     torch.tensor(float(STOP["requested"]), device=loss_sum.device)]),
-                                        reduction="sum").tolist()
-            seconds = now - interval_start
-            train_seconds += seconds
-            tokens_seen += int(totals[1])
-            tps = totals[1] / max(seconds, 1e-9)
-            rate = (now - session_start) / max(step - session_start_step, 1)
-            event = dict(step=step, max_steps=max_steps, epoch=round(step * tr.batch_size / max(len(train_seqs), 1), 4),
-                         loss=round(totals[0] / world, 5), learning_rate=scheduler.get_last_lr()[0],
-                         grad_norm=round(float(grad_norm), 4), tokens=tokens_seen, tokens_per_s=round(tps, 1),
-                         elapsed_s=round(train_seconds, 2), eta_s=round(rate * (max_steps - step), 1))
-            if peak:
-                event["mfu"] = round(tps * fpt / (peak * world), 4)
-            emit("train", **event)
-            print(f"step {step}/{max_steps} loss {event['loss']:.4f} lr {event['learning_rate']:.2e} "
-                  f"{tps:,.0f} tok/s", flush=True)
-            stopped = stopped or totals[2] > 0
-            loss_sum.zero_()
-            loss_count, interval_tokens = 0, 0
-            interval_start = time.perf_counter()
-        if step % tr.eval_steps == 0 or step == max_steps:
-            eval_start = time.perf_counter()
-            metrics = evaluate(objective, accelerator, valid_seqs, masking, tr)
-            emit("eval", step=step, **metrics)
-            interval_start += time.perf_counter() - eval_start  # throughput excludes evaluation
-            print(f"eval at step {step}: loss {metrics['loss']:.4f} perplexity {metrics['perplexity']:.2f} "
-                  f"accuracy {metrics['accuracy']:.3f}", flush=True)
-        saved_state = {"step": step, "tokens": tokens_seen, "train_seconds": round(train_seconds, 3),
-                       "max_steps": max_steps}
-        if stopped:
-            emit("stopping", signal="SIGINT/SIGTERM")
-            save_checkpoint(accelerator, run, objective, tokenizer, saved_state, tr.save_total_limit)
-            emit("train_end", status="stopped", step=step, **peak_memory(accelerator.device))
-            print(f"stopped at step {step}; checkpoint written", flush=True)
-            return 0
-        if step % tr.save_steps == 0 or step == max_steps:
-            save_checkpoint(accelerator, run, objective, tokenizer, saved_state, tr.save_total_limit)
-
-    save_final_model(accelerator, run, objective, tokenizer)
-    final = run.last_event("eval") if main_process else None
-    emit("train_end", status="finished", step=step, **peak_memory(accelerator.device),
-         metrics=final and {k: final[k] for k in ("loss", "perplexity", "accuracy")})
+    save_final_model(accelerator, run, t.objective, t.tokenizer)
+    final = run.last_event("eval") if accelerator.is_main_process else None
+    t.emit("train_end", status="finished", step=state.step, **peak_memory(accelerator.device),
+           metrics=final and {k: final[k] for k in ("loss", "perplexity", "accuracy")})
     accelerator.end_training()
     return 0
 

@@ -1,7 +1,8 @@
 """The terminal UI (`lmtui`): projects, runs, live logs and charts, over run directories.
 
-The modules without ``screens``/``widgets``/``app`` in their name are plain Python (no
-Textual), shared with the headless `lmtui runs` family of commands. Nothing here imports
-torch or transformers: the UI reads run directories and starts runs through
-:mod:`lmtui.runs.launcher`.
+``app.py`` is the app, ``screens/`` its screens and dialogs, ``widgets/`` its widgets,
+``palette.py`` the command palette's provider and ``lmtui.tcss`` the one style sheet. The UI
+renders and sends commands: what it shows comes from the plain core (:mod:`lmtui.runs`,
+:mod:`lmtui.project`), and it starts, stops and resumes runs through
+:mod:`lmtui.runs.launcher`. Nothing here imports torch or transformers.
 """

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from lmtui.errors import LmtuiError
 from lmtui.runs.catalog import Catalog
 from lmtui.runs.tracker import RunTracker
-from lmtui.tui import hardware
+from lmtui import hardware
 from lmtui.tui.palette import LmtuiCommands
 from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen
 from lmtui.tui.screens.projects import ProjectsScreen
@@ -129,11 +129,13 @@ class LmtuiApp(App):
             from lmtui.runs import launcher
 
             try:
-                run, resumed = launcher.launch(str(project_path), fresh=fresh, overrides=overrides or [])
+                launched = launcher.launch(str(project_path), fresh=fresh, overrides=overrides or [])
             except Exception as exc:  # shown to the user, never a crash of the app
                 self.call_from_thread(self.push_screen, ErrorScreen("the run could not start", exc))
                 return
-            self.call_from_thread(self._launched, run.path, resumed)
+            if launched.warning:
+                self.call_from_thread(self.notify, launched.warning, severity="warning", timeout=15)
+            self.call_from_thread(self._launched, launched.run.path, launched.resumed)
 
         self.run_worker(work, thread=True, exit_on_error=False, group="launch")
 

@@ -1,4 +1,8 @@
-"""Command palette (ctrl+p): open a run, launch or edit a project, switch screens, by fuzzy name."""
+"""Command palette (ctrl+p): switch screens, launch a project, open, stop or resume a run, by fuzzy name.
+
+A Textual command ``Provider`` (the app adds it to ``App.COMMANDS``); its entries come from the
+app's catalog of projects and its polled runs, and each calls the app's own action.
+"""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from support.runs import NOW, fixed_hardware, write_run
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, Log
-from tui.tui_runs import NOW, fixed_hardware, write_run
 
 from lmtui.runs.rundir import RunDir
 from lmtui.tui.app import LmtuiApp

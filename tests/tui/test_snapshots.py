@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.runs import NOW, PROJECT_TOML, dead_pid, fixed_hardware, write_run
 from textual.widgets import Input
-from tui.tui_runs import NOW, PROJECT_TOML, dead_pid, fixed_hardware, write_run
 
 from lmtui.tui.app import LmtuiApp
 

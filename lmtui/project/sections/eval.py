@@ -4,8 +4,10 @@ Imports nothing heavy (no torch, transformers, numpy): the schema, the loader, `
 and the TUI read it cheaply.
 
 The top-level keys are validated by the project loader like every section. The task tables
-are free-form in the schema (one ``dict`` key) and validated here by :func:`task_specs`, with
-the same kind of messages: file, ``eval.tasks.NAME.key``, line, did-you-mean.
+are free-form in the schema (one ``dict`` key) and validated here, with the same kind of
+messages: file, ``eval.tasks.NAME.key``, line, did-you-mean. Their keys, types and choices
+(:func:`check_task_tables`) whenever a project is read; presets, files and metrics
+(:func:`task_specs`) when it is checked before a run.
 
 Example::
 
@@ -215,7 +217,10 @@ class TaskSpec:
 
 
 def _line(text: str, section: str, name: str | None = None) -> int | None:
-    return line_of(text, section, name) if text else None
+    """Line of ``name`` in table ``section`` of ``text``; :func:`line_of` reads table headers without
+    their quotes and spaces (``[eval.tasks."glue sst2"]`` is ``eval.tasks.gluesst2``), so the
+    name is looked up the same way."""
+    return line_of(text, section.replace(" ", ""), name) if text else None
 
 
 def _resolver(project) -> Callable[[str], str]:
@@ -252,6 +257,46 @@ def validate(section: EvalSection, *, file: str | None, text: str = "", resolve:
     return task_specs(section, file=file, text=text, resolve=resolve, check_files=check_files)
 
 
+def _task_failure(name: str, file: str | None, text: str) -> Callable[..., None]:
+    """``fail(message, key=None, hint=None)`` raising for task ``name``, with key ``eval.tasks.NAME.key``
+    and the line of the key (else of the task's table, else of ``[eval] tasks``)."""
+    task = f"eval.tasks.{name}"
+
+    def fail(message: str, k: str | None = None, hint: str | None = None) -> None:
+        line = _line(text, task, k) or _line(text, task) or _line(text, "eval", "tasks")
+        raise ProjectError(message, file=file, key=f"{task}.{k}" if k else task, line=line, hint=hint)
+
+    return fail
+
+
+def check_task_tables(section: EvalSection, *, file: str | None, text: str = "") -> None:
+    """Check that every task is a table whose keys are known and of the right type and choices
+    (the loader calls this for every project read, the frozen copies of runs included).
+
+    Raises:
+        ProjectError: a task that is not a table, an unknown key (did-you-mean), a value of the
+            wrong type or outside its choices; naming file, ``eval.tasks.NAME.key`` and line.
+    """
+    for name, table in section.tasks.items():
+        fail = _task_failure(name, file, text)
+        if not isinstance(table, dict):
+            fail(f"task {name!r} must be a table", hint=f"write it as an [eval.tasks.{name}] section")
+        for k, v in table.items():
+            if k not in TASK_KEYS:
+                guess = difflib.get_close_matches(k, list(TASK_KEYS), n=1, cutoff=0.6)
+                fail(f"unknown task key '{k}'", k,
+                     f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(TASK_KEYS)}")
+            types, _, choices = TASK_KEYS[k]
+            if not _type_ok(v, types):
+                names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
+                                     list: "a list"}[t] for t in types if not (t is int and float in types))
+                fail(f"expected {names}, got {v!r}", k, f"write {names}")
+            if choices and v not in choices:
+                guess = difflib.get_close_matches(str(v), list(choices), n=1, cutoff=0.5)
+                fail(f"unknown value {v!r}", k, (f"did you mean '{guess[0]}'? " if guess else "")
+                     + f"choose one of: {', '.join(choices)}")
+
+
 def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
                resolve: Callable[[str], str] = lambda p: p, check_files: bool = True) -> list[TaskSpec]:
     """The section's tasks as :class:`TaskSpec` objects, validated.
@@ -268,30 +313,10 @@ def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
             the wrong type or outside its choices, no kind or preset, no training file, no scored
             split, a metric unknown for its kind, or a data file that does not exist.
     """
+    check_task_tables(section, file=file, text=text)
     specs = []
     for name, table in section.tasks.items():
-        where_task = f"eval.tasks.{name}"
-
-        def fail(message, k=None, hint=None, _task=where_task):
-            line = _line(text, _task, k) or _line(text, _task) or _line(text, "eval", "tasks")
-            raise ProjectError(message, file=file, key=f"{_task}.{k}" if k else _task, line=line, hint=hint)
-
-        if not isinstance(table, dict):
-            fail(f"task {name!r} must be a table", hint=f"write it as an [eval.tasks.{name}] section")
-        for k, v in table.items():
-            if k not in TASK_KEYS:
-                guess = difflib.get_close_matches(k, list(TASK_KEYS), n=1, cutoff=0.6)
-                fail(f"unknown task key '{k}'", k,
-                     f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(TASK_KEYS)}")
-            types, _, choices = TASK_KEYS[k]
-            if not _type_ok(v, types):
-                names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
-                                     list: "a list"}[t] for t in types)
-                fail(f"expected {names}, got {v!r}", k, f"write {names}")
-            if choices and v not in choices:
-                guess = difflib.get_close_matches(str(v), list(choices), n=1, cutoff=0.5)
-                fail(f"unknown value {v!r}", k, (f"did you mean '{guess[0]}'? " if guess else "")
-                     + f"choose one of: {', '.join(choices)}")
+        fail = _task_failure(name, file, text)
         values: dict[str, Any] = {h: getattr(section, h) for h in HYPERPARAMETERS}
         if table.get("preset"):
             values.update(PRESETS[table["preset"]])

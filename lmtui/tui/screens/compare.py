@@ -9,9 +9,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from lmtui.runs.tracker import fmt_count, fmt_duration, fmt_number, fmt_rate
-from lmtui.tui.screens.run import SMOOTHING_STEPS, optional_module
+from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.tui.screens.run import SMOOTHING_STEPS
 from lmtui.tui.widgets.chart import Chart, Curve
+from lmtui.tui.widgets.eval_view import CompareTable
 
 METRICS = [("loss", "training loss"), ("eval_loss", "evaluation loss"), ("perplexity", "evaluation perplexity"),
            ("accuracy", "masked-token accuracy"), ("learning_rate", "learning rate"), ("tokens_per_s", "tokens/s")]
@@ -39,9 +40,7 @@ class CompareScreen(Screen):
         yield Static("", id="compare-status")
         yield Chart("", id="compare-chart")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
-        module = optional_module("lmtui.tui.widgets.eval_view")
-        if module is not None and hasattr(module, "CompareTable"):
-            yield module.CompareTable([str(p) for p in self.paths])
+        yield CompareTable([str(p) for p in self.paths])
         yield Footer()
 
     def on_mount(self) -> None:

@@ -19,7 +19,7 @@ from lmtui.fsutil import atomic_write_text
 from lmtui.project.estimate import summarize
 from lmtui.project.tomledit import set_name
 from lmtui.runs.catalog import ProjectEntry
-from lmtui.runs.tracker import fmt_bytes, fmt_count, fmt_duration
+from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration
 from lmtui.tui.screens.dialogs import ErrorScreen, NameScreen, error_text
 from lmtui.tui.widgets import cursor_row_key
 

@@ -132,7 +132,7 @@ class PushScreen(ModalScreen[dict | None]):
         self.app.call_from_thread(self._show_plan, plan, settings)
 
     def _show_plan(self, plan, settings) -> None:
-        from lmtui.hub.card import human_bytes
+        from lmtui.fmt import fmt_bytes_words
 
         if settings != self._current_settings():
             return  # the options changed while planning; a newer plan is on its way
@@ -144,13 +144,13 @@ class PushScreen(ModalScreen[dict | None]):
         summary.append("account     ", style="dim").append(acct.name, style="bold")
         summary.append(f"  (token from {acct.token_source}: {acct.token_masked})\n")
         summary.append("upload      ", style="dim")
-        summary.append(f"{len(plan.bundle.files)} files, {human_bytes(plan.bundle.total_bytes)} to {plan.endpoint}")
+        summary.append(f"{len(plan.bundle.files)} files, {fmt_bytes_words(plan.bundle.total_bytes)} to {plan.endpoint}")
         last = plan.run.read_state().get("push")
         if isinstance(last, dict) and last.get("repo_id"):
             summary.append("\nlast push   ", style="dim")
             summary.append(f"{last['repo_id']} at commit {str(last.get('commit', ''))[:10]}")
         self.query_one("#push-summary", Static).update(summary)
-        rows = "\n".join(f"{escape(name):<56} {human_bytes(size):>10}" for name, size in plan.bundle.listing())
+        rows = "\n".join(f"{escape(name):<56} {fmt_bytes_words(size):>10}" for name, size in plan.bundle.listing())
         self.query_one("#push-file-list", Static).update(rows)
         self.query_one("#push-files").display = True
         self.query_one("#push-status", Static).update("")

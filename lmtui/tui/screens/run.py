@@ -13,7 +13,8 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from lmtui.runs.tracker import RunTracker, fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.runs.tracker import RunTracker
 from lmtui.tui.screens.push import PushScreen
 from lmtui.tui.screens.runs import STATUS_STYLE
 from lmtui.tui.widgets.chart import Chart, Curve

@@ -8,7 +8,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from lmtui.runs.tracker import RunTracker, fmt_duration, fmt_number, fmt_rate, sparkline
+from lmtui.fmt import fmt_duration, fmt_number, fmt_rate, sparkline
+from lmtui.runs.tracker import RunTracker
 from lmtui.tui.widgets import cursor_row_key
 
 STATUS_STYLE = {"running": "bold green", "queued": "cyan", "finished": "dim", "failed": "bold red",
@@ -82,7 +83,17 @@ class RunsScreen(Screen):
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         self.refresh_runs()
-        self.set_interval(self.app.poll_interval, self.refresh_runs)
+        self.set_interval(self.app.poll_interval, self.poll)
+
+    def poll(self) -> None:
+        """Refresh while this screen is shown. Hidden under a run's screen it leaves the shared
+        trackers to that screen, whose poll then reads and draws each change in one go."""
+        if self.is_current:
+            self.refresh_runs()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.refresh_runs()
 
     def trackers(self) -> list[RunTracker]:
         shown = [t for t in self.app.poll_runs() if matches(t, self.query_text)]

@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from lmtui.evaluation import results as res
-from lmtui.runs.rundir import read_events
+from lmtui.runs.events import read_events
 
 EVAL_EVENTS = ("eval_start", "finetune", "eval_result", "eval_end")
 

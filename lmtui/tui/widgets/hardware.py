@@ -7,8 +7,8 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from lmtui.runs.tracker import fmt_bytes
-from lmtui.tui import hardware
+from lmtui.fmt import fmt_bytes
+from lmtui import hardware
 
 
 def bar(fraction: float, width: int = 10) -> str:
@@ -37,7 +37,7 @@ class HardwarePanel(Static):
     """This machine's load, refreshed every ``interval`` seconds.
 
     Args:
-        sampler: returns a :class:`lmtui.tui.hardware.HardwareSample` (tests pass a fixed one).
+        sampler: returns a :class:`lmtui.hardware.HardwareSample` (tests pass a fixed one).
     """
 
     def __init__(self, sampler: Callable[[], hardware.HardwareSample] = hardware.sample, *,

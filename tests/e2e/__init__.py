@@ -1,0 +1,1 @@
+"""End-to-end tests: the CLI as a subprocess, training tiny models on the real corpora."""

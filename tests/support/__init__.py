@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: the CLI runner and project writers, run directories, a fake Hub."""
