@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-from transformers import AutoModelForMaskedLM, AutoTokenizer
-
 
 def masked_blocks(tokenizer, path: str, seq_len: int, blocks: int, seed: int):
     """(input_ids, labels), each (blocks, seq_len) int64; labels are -100 where not masked."""
+    import torch
+
     ids: list[int] = []
     with open(path, encoding="utf-8") as fh:
         for line in fh:
@@ -39,6 +38,8 @@ def masked_blocks(tokenizer, path: str, seq_len: int, blocks: int, seed: int):
 
 def masked_loss(model, inputs, labels, batch: int = 64) -> float:
     """Mean cross-entropy (nats) over the masked positions."""
+    import torch
+
     total, count = 0.0, 0
     with torch.no_grad():
         for i in range(0, len(inputs), batch):
@@ -49,6 +50,7 @@ def masked_loss(model, inputs, labels, batch: int = 64) -> float:
 
 
 def main() -> None:
+    """Parse the arguments, then load torch and transformers (so that ``--help`` answers at once)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("models", nargs="+", help="folders saved with save_pretrained")
     p.add_argument("--tokenizer", required=True, help="the tokenizer both models were trained with")
@@ -57,6 +59,8 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=2000)
     p.add_argument("--seeds", type=int, default=4, help="masking seeds 0..N-1")
     a = p.parse_args()
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(a.tokenizer)
     masks = [masked_blocks(tokenizer, a.validation, a.seq_len, a.blocks, s) for s in range(a.seeds)]
     for path in a.models:

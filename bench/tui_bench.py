@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import math
@@ -217,7 +218,12 @@ BENCHES = {"startup": bench_startup, "charts": bench_charts, "follow": bench_fol
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHES)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="a JSON summary goes to stdout, progress to stderr")
+    parser.add_argument("benches", nargs="*", metavar="BENCH", help=f"some of {', '.join(BENCHES)} (default: all)")
+    names = parser.parse_args(argv).benches or list(BENCHES)
+    if unknown := [n for n in names if n not in BENCHES]:
+        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHES)})")
     out = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)}}
     for name in names:
         print(f"running {name} ...", file=sys.stderr, flush=True)

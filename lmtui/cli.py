@@ -8,6 +8,7 @@ inside the commands that need them, so `lmtui --help` and the UI start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from lmtui import __version__
@@ -36,9 +37,44 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, sub.choices
 
 
+# 128 + SIGPIPE (13): what a shell reports for `ls` or `git log` when the reader of their output is gone.
+EXIT_CLOSED_PIPE = 141
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `lmtui` console script; returns the process exit code."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Entry point of the `lmtui` console script; returns the process exit code.
+
+    When the reader of standard output goes away (``lmtui compare --json | head``), the
+    command stops quietly with :data:`EXIT_CLOSED_PIPE` (141), as `ls` and `git` do: under
+    ``set -o pipefail`` a script sees the status it sees from them, and not 0, since the
+    output was cut short. SIGPIPE keeps Python's handler (the docs' "Note on SIGPIPE"), so a
+    dropped connection during `lmtui push` is an error, not a silent death.
+    """
+    try:
+        try:
+            return _dispatch(sys.argv[1:] if argv is None else argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at devnull, so that the interpreter's own flush at exit finds no closed pipe either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_CLOSED_PIPE
+    except SystemExit as exc:
+        # rich's Console.on_broken_pipe has already pointed stdout at devnull and raised SystemExit(1).
+        if exc.code == 1 and _stdout_is_devnull():
+            return EXIT_CLOSED_PIPE
+        raise
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout
+        return False
+
+
+def _dispatch(argv: list[str]) -> int:
+    """Open the TUI, or parse ``argv`` and run its subcommand; returns the exit code."""
     parser, commands = build_parser()
     if not argv or not argv[0].startswith("-") and argv[0] not in commands:
         from lmtui.tui.app import run_app

@@ -1,8 +1,9 @@
 """Every number, duration and byte count that lmtui shows, formatted in one place.
 
 Short forms for tables and the TUI (``fmt_*``), clock form for progress bars
-(:func:`fmt_clock`), word forms for the model card's prose (``fmt_*_words``). ``-`` stands for
-a missing value everywhere. Plain Python.
+(:func:`fmt_clock`), word forms for the model card's prose (``fmt_*_words``), shares such as
+accuracy as percentages (:func:`fmt_percent`). ``-`` stands for a missing value everywhere.
+Plain Python.
 """
 
 from __future__ import annotations
@@ -35,6 +36,22 @@ def fmt_number(value: float | None, digits: int = 4) -> str:
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.{max(1, digits - 2)}e}"
     return f"{value:.{digits}g}"
+
+
+def fmt_percent(fraction: float | None, std: float | None = None, digits: int = 2) -> str:
+    """A share in [0, 1] as a percentage with ``digits`` decimals: ``fmt_percent(0.8165) -> "81.65%"``.
+
+    The one form of masked-token accuracy and of task accuracy, F1, precision and recall
+    wherever a person reads them (CLI, TUI, model card, the eval lines of train.log); JSON files
+    and events keep the fraction. With ``std`` (a standard deviation over seeds, also a fraction):
+    ``fmt_percent(0.8, 0.01) -> "80.00% ± 1.00%"``. ``-`` for None; a non-finite value as itself.
+    """
+    if fraction is None:
+        return "-"
+    if not math.isfinite(fraction):
+        return str(fraction)
+    text = f"{fraction:.{digits}%}"
+    return text if std is None else f"{text} ± {fmt_percent(std, digits=digits)}"
 
 
 def fmt_rate(value: float | None) -> str:

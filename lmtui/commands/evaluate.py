@@ -92,11 +92,15 @@ def describe(event: dict) -> str | None:
     if t == "finetune" and event["state"] == "start":
         return (f"{event['task']} seed {event['seed']}: fine-tuning on {event['train_examples']} examples, "
                 f"{event['max_steps']} steps")
+    if t == "finetune" and event["state"] == "end":
+        return f"{event['task']} seed {event['seed']}: fine-tuned and scored in {event['seconds']:.1f} s"
     if t == "eval_result":
+        from lmtui.evaluation.results import fmt_metric
+
         task, m = event["task"], event.get("metrics") or {}
         if task == "perplexity":
-            return (f"perplexity {m['perplexity']:.2f} (loss {m['loss']:.4f}, masked accuracy {m['accuracy']:.4f}, "
-                    f"{m['tokens']} masked tokens)")
+            return (f"perplexity {m['perplexity']:.2f} (loss {m['loss']:.4f}, masked accuracy "
+                    f"{fmt_metric('accuracy', m['accuracy'])}, {m['tokens']} masked tokens)")
         if task == "pseudo_perplexity":
             return f"pseudo-perplexity {m['pseudo_perplexity']:.2f} ({m['tokens']} tokens, {m['samples']} documents)"
         if task == "probes":
@@ -106,14 +110,48 @@ def describe(event: dict) -> str | None:
         if event.get("summary"):
             if len(event.get("seeds", [])) < 2:
                 return None
-            shown = ", ".join(f"{k} {v['mean'] * 100:.2f} ± {v['std'] * 100:.2f}" for k, v in m.items())
+            shown = ", ".join(f"{k} {fmt_metric(k, v['mean'], v['std'])}" for k, v in m.items())
             return f"{task} {event['split']} over seeds {event['seeds']}: {shown}"
-        shown = ", ".join(f"{k} {v * 100:.2f}" for k, v in m.items()
+        shown = ", ".join(f"{k} {fmt_metric(k, v)}" for k, v in m.items()
                           if k not in ("examples", "truncated_words") and isinstance(v, float))
         return f"{task} seed {event['seed']} {event['split']}: {shown} ({m.get('examples')} examples)"
     if t == "eval_end":
         return f"evaluation {event['status']}" + (f": {event['error']}" if event.get("error") else "")
     return None
+
+
+def finetune_progress(event: dict) -> str:
+    """The numbers of a ``finetune`` step event for a progress row: epoch, loss and training
+    accuracy since the last report, ETA (fields a worker did not write are left out)."""
+    from lmtui.fmt import fmt_clock, fmt_percent
+
+    parts = []
+    if event.get("epoch") is not None:
+        parts.append(f"epoch {event['epoch']:.2f}" + (f"/{event['epochs']:g}" if event.get("epochs") else ""))
+    parts.append(f"loss {event['loss']:.4f}")
+    if event.get("train_accuracy") is not None:
+        parts.append(f"train accuracy {fmt_percent(event['train_accuracy'])}")
+    if event.get("eta_s") is not None:
+        parts.append(f"ETA {fmt_clock(event['eta_s'])}")
+    return "  ".join(parts)
+
+
+def show_finetune(event: dict, progress, rows: dict, console) -> None:
+    """Move the progress row of a ``finetune`` event's task and seed (one row each, added as it
+    starts, filled at its end); a console that is not a terminal shows no bars, so it prints a
+    line per step event instead: ``sst2 seed 42: step 10/40  epoch 1.00/3  loss 0.6931  ...``."""
+    key = (event.get("request_id"), event["task"], event["seed"])
+    name = f"{event['task']} seed {event['seed']}"
+    if key not in rows:  # (row id, steps)
+        rows[key] = (progress.add_task(name, total=event.get("max_steps"), info=""), event.get("max_steps"))
+    row, steps = rows[key]
+    if event["state"] == "step":
+        info = finetune_progress(event)
+        progress.update(row, completed=event["step"], total=event["max_steps"], info=info)
+        if not console.is_terminal:
+            console.print(f"{name}: step {event['step']}/{event['max_steps']}  {info}")
+    elif event["state"] == "end":
+        progress.update(row, completed=steps or 0, info=f"done in {event['seconds']:.1f} s")
 
 
 def follow(run, request_id: str, console, offset: int) -> str:
@@ -136,7 +174,7 @@ def follow(run, request_id: str, console, offset: int) -> str:
     previous = signal.signal(signal.SIGINT, on_interrupt)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), console=console, disable=not console.is_terminal)
-    bar = progress.add_task("evaluating", total=None, info="")
+    rows: dict = {}
     try:
         with progress:
             while True:
@@ -147,11 +185,8 @@ def follow(run, request_id: str, console, offset: int) -> str:
                     line = describe(e)
                     if line:
                         progress.console.print(line)
-                    if e["type"] == "finetune" and e["state"] == "start":
-                        progress.update(bar, description=f"{e['task']} seed {e['seed']}", total=e["max_steps"],
-                                        completed=0, info="")
-                    elif e["type"] == "finetune" and e["state"] == "step":
-                        progress.update(bar, completed=e["step"], info=f"loss {e['loss']:.4f}")
+                    if e["type"] == "finetune":
+                        show_finetune(e, progress, rows, console)
                     elif e["type"] == "eval_end":
                         return e["status"]
                 state = res.read_state(run.path)

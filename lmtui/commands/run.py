@@ -8,7 +8,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from lmtui.fmt import fmt_clock
+from lmtui.fmt import fmt_clock, fmt_percent
 from lmtui.runs import launcher
 from lmtui.runs.events import RunEvents, read_events
 from lmtui.runs.rundir import ACTIVE, RunDir
@@ -32,7 +32,7 @@ def describe(event: dict) -> str | None:
                 f"steps {event['start_step']}->{event['max_steps']}, {event['mixed_precision']} precision")
     if t == "eval":
         return (f"eval step {event['step']}: loss {event['loss']:.4f}, perplexity {event['perplexity']:.2f}, "
-                f"masked accuracy {event['accuracy']:.3f}")
+                f"masked accuracy {fmt_percent(event['accuracy'])}")
     if t == "checkpoint":
         return f"checkpoint: {event['path']}"
     if t == "model":
@@ -55,7 +55,10 @@ def describe(event: dict) -> str | None:
 def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt: bool = True) -> str:
     """Show the run's progress from its events (from byte ``offset``) until it ends; returns the final status.
 
-    Ctrl-C asks the run to stop (it checkpoints); a second Ctrl-C kills its process group.
+    The stage row shows pretraining's steps, loss and ETA; in the evaluate stage every
+    fine-tuning (task and seed) gets a row of its own with its steps, epoch, loss and ETA. Without
+    a terminal (no bars) the same numbers are printed as lines. Ctrl-C asks the run to stop (it
+    checkpoints); a second Ctrl-C kills its process group.
     """
     interrupts = {"n": 0}
 
@@ -76,6 +79,7 @@ def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt:
                         TextColumn("{task.fields[info]}"), console=console, transient=False,
                         disable=not console.is_terminal)
     task = progress.add_task("starting", total=None, info="")
+    finetune_rows: dict = {}
     try:
         with progress:
             while True:
@@ -83,7 +87,7 @@ def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt:
                 events, after = read_events(run.events_file, offset)
                 for e in events:
                     summary.apply(e)
-                    _show(e, summary, progress, task, console)
+                    _show(e, summary, progress, task, console, finetune_rows)
                     if e.get("type") == "end":
                         return summary.status
                 if after == offset:
@@ -96,8 +100,9 @@ def follow(run: RunDir, console: Console, *, offset: int = 0, stop_on_interrupt:
         signal.signal(signal.SIGINT, previous)
 
 
-def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Console) -> None:
-    """Print ``e``'s line and move the progress bar; ``summary`` has already taken ``e`` in."""
+def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Console, finetune_rows: dict) -> None:
+    """Print ``e``'s line and move the progress bars (``task`` the stage's, ``finetune_rows`` the
+    fine-tunings' by request, task and seed); ``summary`` has already taken ``e`` in."""
     line = describe(e)
     if line:
         progress.console.print(line)
@@ -113,6 +118,10 @@ def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Consol
         progress.update(task, completed=e["step"], total=e["max_steps"], info=info)
         if not console.is_terminal:
             console.print(f"step {e['step']}/{e['max_steps']} {info}")
+    elif t == "finetune":
+        from lmtui.commands.evaluate import show_finetune
+
+        show_finetune(e, progress, finetune_rows, console)
 
 
 def report(run: RunDir, status: str, console: Console) -> int:

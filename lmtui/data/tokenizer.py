@@ -28,6 +28,8 @@ from lmtui.data.corpus import corpus_documents, corpus_fingerprint
 from lmtui.data.fingerprint import digest_bytes
 from lmtui.errors import ProjectError
 from lmtui.fsutil import atomic_folder
+from lmtui.project.init_from import resolve_init_from
+from lmtui.project.load import project_text
 from lmtui.project.paths import cache_dir, resolve_path
 from lmtui.project.presets import SPECIAL_TOKENS
 
@@ -161,12 +163,14 @@ def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
         nothing was trained.
 
     Raises:
-        ProjectError: ``[tokenizer] path`` does not hold a loadable tokenizer.
+        ProjectError: ``[tokenizer] path`` (or else the model ``init_from`` names,
+            :func:`lmtui.project.init_from.resolve_init_from`) does not hold a loadable tokenizer.
         CorpusError: the corpus cannot be read.
     """
     t = project.tokenizer
     if t.path or project.model.init_from:
-        folder = Path(resolve_path(project, t.path or project.model.init_from))
+        folder = (Path(resolve_path(project, t.path)) if t.path
+                  else resolve_init_from(project, project_text(project)).folder)
         if not (folder / "tokenizer.json").is_file():
             key = "tokenizer.path" if t.path else "model.init_from"
             raise ProjectError(f"no tokenizer.json in {folder}", file=project.path, key=key,

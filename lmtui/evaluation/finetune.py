@@ -19,6 +19,12 @@ a fresh permutation of the training examples every epoch from ``torch.Generator(
 seed also sets the head's initialisation and dropout (``accelerate.utils.set_seed``), so one
 seed on one machine gives the same numbers every time. The model after the last step is
 scored (no best-epoch selection on the scored splits).
+
+Progress: a ``finetune`` event of state ``step`` (docs/evaluation.md) every ``max_steps // 50``
+steps, at every epoch end, at the last step, and whenever :data:`PROGRESS_SECONDS` passed since
+the previous one, so a slow fine-tuning reports at least that often and a fast one at most
+about 50 + epochs times. It carries the mean loss and the training accuracy of the steps since
+the previous one, and the ETA at the mean step time so far.
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ from dataclasses import dataclass
 
 import torch
 
+from lmtui.data.batches import IGNORE_INDEX
 from lmtui.evaluation.metrics import classification_metrics, entity_metrics
 from lmtui.evaluation.readers import Sentence, TaskData, TextExample
-from lmtui.train.model import IGNORE_INDEX
+from lmtui.fmt import fmt_clock
 from lmtui.train.optim import adamw
 
 GRAD_CLIP = 1.0
+
+# A progress event at least this often (seconds), on top of every max_steps // 50 steps and every epoch end.
+PROGRESS_SECONDS = 2.0
 
 
 class StopRequested(Exception):
@@ -127,6 +137,14 @@ def collate(enc: Encoded, indices: list[int], pad_id: int, *, with_labels: bool 
     return batch
 
 
+def hits(logits, labels) -> tuple[int, int]:
+    """(correct, scored) predictions of a batch: the argmax of ``logits`` (batch, [tokens,] labels)
+    against ``labels`` (batch[, tokens]), positions labelled -100 left out."""
+    scored = labels != IGNORE_INDEX
+    correct = (logits.argmax(-1) == labels) & scored
+    return int(correct.sum()), int(scored.sum())
+
+
 def _optimizer(model, lr: float, weight_decay: float):
     return adamw(model, lr=lr, weight_decay=weight_decay)
 
@@ -170,13 +188,30 @@ def score(spec, examples: list, enc: Encoded, predictions: list, labels: list[st
     return metrics, per_type
 
 
+def score_splits(spec, data: TaskData, scored: dict, model, pad_id: int, device) -> dict:
+    """Predict and score every encoded split of ``scored`` ({split: :class:`Encoded`}) with ``model``.
+
+    Returns:
+        {"splits": {split: metrics with "examples"}, "per_type": {split: {TYPE: ...}} (token classification)}.
+    """
+    out = {"splits": {}, "per_type": {}}
+    for split, enc in scored.items():
+        predictions = predict(model, enc, pad_id, 2 * spec.batch_size, device)
+        metrics, per_type = score(spec, data.splits[split], enc, predictions, data.labels)
+        metrics["examples"] = len(enc)
+        out["splits"][split] = metrics
+        if per_type is not None:
+            out["per_type"][split] = per_type
+    return out
+
+
 def finetune(spec, data: TaskData, model_dir: str, seed: int, *, accelerator, emit, log, stop_requested) -> dict:
     """Fine-tune ``model_dir`` on ``data`` with ``seed``; score every split of ``data``.
 
     Args:
         spec: the :class:`~lmtui.project.sections.eval.TaskSpec`.
         data: the task's examples and label list.
-        emit: ``emit(type, **fields)`` for ``finetune`` progress events.
+        emit: ``emit(type, **fields)`` for the ``finetune`` events (start, progress, end).
         log: prints a line to the run's log.
         stop_requested: returns True once the worker was asked to stop.
 
@@ -218,13 +253,15 @@ def finetune(spec, data: TaskData, model_dir: str, seed: int, *, accelerator, em
     generator = torch.Generator().manual_seed(seed)
     log_every = max(1, max_steps // 50)
     where = dict(task=spec.name, seed=seed)
-    emit("finetune", state="start", max_steps=max_steps, train_examples=n, labels=labels, **where)
+    emit("finetune", state="start", max_steps=max_steps, epochs=spec.epochs, train_examples=n, labels=labels,
+         **where)
     log(f"[{spec.name} seed {seed}] fine-tuning on {n} examples, {max_steps} steps "
         f"(batch {spec.batch_size}, lr {spec.learning_rate:g}, max length {max_length})")
 
     model.train()
-    loss_sum, loss_count = 0.0, 0
+    loss_sum, loss_count, correct, counted = 0.0, 0, 0, 0
     permutation = None
+    started = reported = time.perf_counter()
     for step in range(max_steps):
         if stop_requested():
             raise StopRequested()
@@ -233,7 +270,8 @@ def finetune(spec, data: TaskData, model_dir: str, seed: int, *, accelerator, em
             permutation = torch.randperm(n, generator=generator).tolist()
         idx = permutation[j * spec.batch_size:(j + 1) * spec.batch_size]
         batch = {k: v.to(accelerator.device) for k, v in collate(train, idx, pad_id).items()}
-        loss = model(**batch).loss
+        out = model(**batch)
+        loss = out.loss
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(model.parameters(), GRAD_CLIP)
         optimizer.step()
@@ -241,22 +279,23 @@ def finetune(spec, data: TaskData, model_dir: str, seed: int, *, accelerator, em
         optimizer.zero_grad(set_to_none=True)
         loss_sum += float(loss.detach())
         loss_count += 1
-        if (step + 1) % log_every == 0 or step + 1 == max_steps:
-            mean = loss_sum / loss_count
-            emit("finetune", state="step", step=step + 1, max_steps=max_steps,
-                 epoch=round((step + 1) / steps_per_epoch, 3), loss=round(mean, 5),
-                 learning_rate=scheduler.get_last_lr()[0], **where)
-            log(f"[{spec.name} seed {seed}] step {step + 1}/{max_steps} loss {mean:.4f}")
-            loss_sum, loss_count = 0.0, 0
+        right, scored_now = hits(out.logits.detach(), batch["labels"])
+        correct, counted = correct + right, counted + scored_now
+        done, now = step + 1, time.perf_counter()
+        if (done % log_every == 0 or done % steps_per_epoch == 0 or done == max_steps
+                or now - reported >= PROGRESS_SECONDS):
+            mean, epoch = loss_sum / loss_count, done / steps_per_epoch
+            eta = (now - started) / done * (max_steps - done)
+            emit("finetune", state="step", step=done, max_steps=max_steps, epoch=round(epoch, 3),
+                 epochs=spec.epochs, loss=round(mean, 5), train_accuracy=round(correct / max(counted, 1), 4),
+                 learning_rate=scheduler.get_last_lr()[0], elapsed_s=round(now - started, 2), eta_s=round(eta, 1),
+                 **where)
+            log(f"[{spec.name} seed {seed}] epoch {epoch:.2f}/{spec.epochs:g} step {done}/{max_steps} "
+                f"loss {mean:.4f} ETA {fmt_clock(eta)}")
+            loss_sum, loss_count, correct, counted, reported = 0.0, 0, 0, 0, now
 
-    result = {"splits": {}, "per_type": {}, "train_examples": n, "steps": max_steps, "max_seq_length": max_length}
-    for split, enc in scored.items():
-        predictions = predict(model, enc, pad_id, 2 * spec.batch_size, accelerator.device)
-        metrics, per_type = score(spec, data.splits[split], enc, predictions, labels)
-        metrics["examples"] = len(enc)
-        result["splits"][split] = metrics
-        if per_type is not None:
-            result["per_type"][split] = per_type
+    result = {"train_examples": n, "steps": max_steps, "max_seq_length": max_length,
+              **score_splits(spec, data, scored, model, pad_id, accelerator.device)}
     result["seconds"] = round(time.perf_counter() - t0, 2)
     emit("finetune", state="end", seconds=result["seconds"], **where)
     accelerator.free_memory()

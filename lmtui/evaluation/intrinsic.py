@@ -24,10 +24,10 @@ import random
 import numpy as np
 import torch
 
-from lmtui.data.batches import MaskingConfig, Sequences, eval_batches
+from lmtui.data.batches import IGNORE_INDEX, MaskingConfig, Sequences, eval_batches
 from lmtui.errors import LmtuiError
 from lmtui.project.sections.eval import MASK_PLACEHOLDERS
-from lmtui.train.model import IGNORE_INDEX, MaskedLMObjective, perplexity
+from lmtui.train.model import MaskedLMObjective, perplexity
 
 
 class _TokenizedDocuments:

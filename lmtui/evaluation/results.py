@@ -27,6 +27,7 @@ import os
 import time
 from pathlib import Path
 
+from lmtui.fmt import fmt_percent
 from lmtui.fsutil import atomic_write_json
 from lmtui.procs import pid_alive
 
@@ -34,7 +35,8 @@ RESULTS_VERSION = 1
 
 SPLIT_ORDER = ("validation", "test")
 LOWER_IS_BETTER = ("perplexity", "loss", "pseudo_perplexity")
-PERCENT_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
+PERCENT_METRICS = ("accuracy", "f1", "precision", "recall")  # shares, shown by lmtui.fmt.fmt_percent
+CORRELATION_METRICS = ("matthews_correlation",)  # in [-1, 1], shown x100 as GLUE reports it (Wang et al. 2019)
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "precision": "precision", "recall": "recall",
                 "matthews_correlation": "MCC"}
 
@@ -127,17 +129,26 @@ def eval_status(run_path: str | os.PathLike) -> str | None:
 
 # ----------------------------------------------------------------------------- tables
 
-def fmt_value(metric: str, value: dict | float | None) -> str:
-    """A metric for a table: percentages for accuracy-like metrics, ``mean ± std`` over seeds."""
+def fmt_metric(metric: str, value: float | None, std: float | None = None) -> str:
+    """One metric value as people read it, ``± std`` when given (both in the metric's own units).
+
+    :data:`PERCENT_METRICS` as percentages (``81.65%``, :func:`lmtui.fmt.fmt_percent`), the
+    Matthews correlation x100, anything else with two decimals; ``-`` for None.
+    """
     if value is None:
         return "-"
-    scale = 100.0 if metric in PERCENT_METRICS else 1.0
+    if metric in PERCENT_METRICS:
+        return fmt_percent(value, std)
+    scale = 100.0 if metric in CORRELATION_METRICS else 1.0
+    return f"{value * scale:.2f}" + ("" if std is None else f" ± {std * scale:.2f}")
+
+
+def fmt_value(metric: str, value: dict | float | None) -> str:
+    """A metric for a table (:func:`fmt_metric`): a value, or ``mean ± std`` over two or more seeds."""
     if isinstance(value, dict):
-        mean, std, n = value.get("mean"), value.get("std", 0.0), len(value.get("values", [])) or 1
-        if mean is None:
-            return "-"
-        return f"{mean * scale:.2f} ± {std * scale:.2f}" if n > 1 else f"{mean * scale:.2f}"
-    return f"{value * scale:.2f}"
+        n = len(value.get("values", [])) or 1
+        return fmt_metric(metric, value.get("mean"), value.get("std", 0.0) if n > 1 else None)
+    return fmt_metric(metric, value)
 
 
 def _number(value) -> float | None:

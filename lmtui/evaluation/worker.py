@@ -133,7 +133,7 @@ def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
                 store({"perplexity": m | {"fingerprint": fps["perplexity"]}})
                 emit("eval_result", task="perplexity", metrics=m)
                 log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "
-                    f"{m['accuracy']:.4f} ({m['tokens']} masked tokens, {time.perf_counter() - t0:.1f} s)")
+                    f"{m['accuracy']:.2%} ({m['tokens']} masked tokens, {time.perf_counter() - t0:.1f} s)")
             if STOP["requested"]:
                 raise StopRequested()
             if "pseudo_perplexity" in intrinsic:

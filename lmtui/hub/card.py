@@ -24,7 +24,8 @@ from typing import Any
 
 from lmtui import __version__
 from lmtui.errors import ProjectError
-from lmtui.fmt import fmt_bytes_words, fmt_count, fmt_duration_words
+from lmtui.evaluation.results import fmt_metric
+from lmtui.fmt import fmt_bytes_words, fmt_count, fmt_duration_words, fmt_percent
 from lmtui.project.freeze import resolved_tables
 from lmtui.project.load import parse_project
 from lmtui.project.schema import Project
@@ -238,19 +239,16 @@ def read_probes(path: Path) -> list[tuple[str, str]]:
 METRIC_TITLES = {"perplexity": "perplexity", "loss": "MLM loss", "accuracy": "accuracy", "f1": "F1",
                  "precision": "precision", "recall": "recall", "matthews_correlation": "MCC",
                  "pseudo_perplexity": "pseudo-perplexity"}
-PERCENT_METRICS = ("accuracy", "f1", "precision", "recall", "matthews_correlation")
 
 
 def eval_value(row: EvalRow) -> str:
-    """A result as the card's table shows it: percentages for accuracy-like task metrics, ± std."""
-    scale = 100.0 if row.metric in PERCENT_METRICS and row.task_type != "fill-mask" else 1.0
-    if row.task_type == "fill-mask":
-        return f"{row.value:.4f}" if row.metric != "perplexity" and row.metric != "pseudo_perplexity" \
-            else f"{row.value:.2f}"
-    text = f"{row.value * scale:.2f}"
-    if row.std is not None and row.seeds > 1:
-        text += f" ± {row.std * scale:.2f} ({row.seeds} seeds)"
-    return text
+    """A result as the card's table shows it (:func:`lmtui.evaluation.results.fmt_metric`: accuracy-like
+    metrics as ``81.65%``), ``± std (N seeds)`` over two or more seeds; MLM loss with four decimals."""
+    if row.task_type == "fill-mask" and row.metric == "loss":
+        return f"{row.value:.4f}"
+    spread = row.std is not None and row.seeds > 1
+    text = fmt_metric(row.metric, row.value, row.std if spread else None)
+    return f"{text} ({row.seeds} seeds)" if spread else text
 
 
 def fmt_value(value: Any) -> str:
@@ -344,12 +342,13 @@ def final_metrics(facts: RunFacts) -> dict:
 
 
 def training_seconds(facts: RunFacts) -> float | None:
+    """Seconds of optimizer steps over every session: :attr:`RunEvents.train_seconds`, as the TUI shows it."""
     return _number(facts.events.train_seconds)
 
 
-def pretrain_seconds(facts: RunFacts) -> float | None:
-    """Wall time of the pretrain stage(s), None when none finished."""
-    return facts.events.stage_seconds.get("pretrain") or None
+def wall_seconds(facts: RunFacts) -> float | None:
+    """Wall-clock seconds of every session of the run: :meth:`RunEvents.wall_seconds`, as `lmtui runs` shows it."""
+    return _number(facts.events.wall_seconds())
 
 
 # --------------------------------------------------------------------------- loss curve
@@ -484,7 +483,7 @@ def card_results(facts: RunFacts, has_curve: bool) -> list[str]:
         if "perplexity" in metrics:
             rows.append(("validation perplexity", f"{metrics['perplexity']:.2f}"))
         if "accuracy" in metrics:
-            rows.append(("masked-token accuracy", f"{metrics['accuracy']:.4f}"))
+            rows.append(("masked-token accuracy", fmt_percent(metrics["accuracy"])))
         if "step" in metrics:
             rows.append(("at step", str(metrics["step"])))
         if "tokens" in metrics:
@@ -620,8 +619,10 @@ def card_hardware(facts: RunFacts) -> list[str]:
         rows.append(("machines", fmt_value(hw["num_machines"])))
     if training_seconds(facts) is not None:
         rows.append(("training time", fmt_duration_words(training_seconds(facts)) + " (optimizer steps, without evaluation)"))
-    if pretrain_seconds(facts):
-        rows.append(("pretraining stage, wall clock", fmt_duration_words(pretrain_seconds(facts))))
+    if wall_seconds(facts) is not None:
+        n = facts.events.session_count
+        rows.append(("wall clock", fmt_duration_words(wall_seconds(facts))
+                     + f" (the whole run{f', {n} sessions' if n > 1 else ''})"))
     if _number(facts.events.tokens) is not None:
         rows.append(("tokens seen", f"{int(facts.events.tokens):,}"))
     if _number(last.get("tokens_per_s")) is not None:

@@ -1,5 +1,6 @@
 """Checks that need torch or transformers: the device the project asks for, and the model config
-built with its parameter count. Both import lazily, so importing this module stays cheap."""
+built with its parameter count (or, with ``init_from``, the loaded model's config.json, read as
+json). Both import lazily, so importing this module stays cheap."""
 
 from __future__ import annotations
 
@@ -22,19 +23,23 @@ def check_device(project, text: str = "") -> None:
 def deep_check(project, text: str = "") -> str:
     """Check the device (:func:`check_device`), build the architecture's config (validating
     ``config_overrides``) with a stand-in vocabulary of ``[tokenizer] vocab_size``, and return a
-    one-line summary.
+    one-line summary. With ``init_from`` nothing is built: the project is checked against the
+    loaded model's config.json (:func:`lmtui.project.init_from.check_against_model`, json only)
+    and the summary names the model and its shape.
 
     Args:
         project: the loaded project.
         text: its file's text, for line numbers in messages.
 
     Raises:
-        ProjectError: ``device = "cuda"`` without a CUDA device, or an override that is not a
-            field of the config.
+        ProjectError: ``device = "cuda"`` without a CUDA device, an override that is not a
+            field of the config, or an ``init_from`` the project contradicts.
     """
     check_device(project, text)
     if project.model.init_from:
-        return f"continues pretraining {project.model.init_from}"
+        from lmtui.project.init_from import check_against_model, describe
+
+        return describe(*check_against_model(project, text))
     import torch
     from transformers import AutoModelForMaskedLM
 

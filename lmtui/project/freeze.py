@@ -14,6 +14,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from lmtui.errors import ProjectError
+from lmtui.project.init_from import frozen_model_folder
 from lmtui.project.paths import cache_dir, output_dir, resolve_path
 from lmtui.project.schema import SECTIONS, Project
 
@@ -83,7 +84,9 @@ def dump_toml(tables: dict[str, dict]) -> str:
 
 
 def resolved_tables(project: Project) -> dict[str, dict]:
-    """Every section with every key (defaults filled in) and paths made absolute."""
+    """Every section with every key (defaults filled in) and paths made absolute; ``init_from``
+    becomes the absolute model folder it resolves to (a run id or project name would name
+    another model once a newer run finishes)."""
     tables = {}
     for name in SECTIONS:
         section = project.section(name)
@@ -95,8 +98,8 @@ def resolved_tables(project: Project) -> dict[str, dict]:
     c["validation_files"] = [resolve_path(project, f) for f in c["validation_files"]]
     if t["path"]:
         t["path"] = resolve_path(project, t["path"])
-    if m["init_from"]:
-        m["init_from"] = resolve_path(project, m["init_from"])
+    if m["init_from"]:  # the model folder it names now, so the run does not follow a newer run
+        m["init_from"] = frozen_model_folder(project)
     return tables
 
 

@@ -24,6 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from lmtui.errors import ProjectError
 from lmtui.project import presets
+from lmtui.project.init_from import check_against_model
 from lmtui.project.lines import line_of
 from lmtui.project.paths import output_dir, project_dir, resolve_path
 from lmtui.project.schema import SECTIONS, Project
@@ -101,13 +102,21 @@ def parse_project(text: str, file: str, path: str | None = None) -> Project:
     Raises:
         ProjectError: syntax error, or any problem of :func:`build_project`.
     """
+    return build_project(read_tables(text, file), text, file, path)
+
+
+def read_tables(text: str, file: str) -> dict:
+    """The tables of TOML ``text``, not yet validated (the edit form shows them as they are).
+
+    Raises:
+        ProjectError: a TOML syntax error, with its line.
+    """
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         raise ProjectError(f"TOML syntax error: {exc}", file=file, line=int(m.group(1)) if m else None,
                            hint="fix the syntax at that line (strings need quotes, tables need [brackets])") from None
-    return build_project(raw, text, file, path)
 
 
 def build_project(raw: dict, text: str, file: str, path: str | None = None) -> Project:
@@ -168,6 +177,21 @@ def project_text(project: Project) -> str:
     return ""
 
 
+def _check_shape(project: Project, fail) -> None:
+    """The new model's shape (preset, overrides, derived positions) holds together."""
+    shape = presets.resolve_shape(project.model, project.training.max_seq_length)
+    if shape["hidden_size"] % shape["num_attention_heads"]:
+        fail(f"hidden size {shape['hidden_size']} is not divisible by the {shape['num_attention_heads']} "
+             "attention heads", "model", "config_overrides",
+             "choose num_attention_heads that divides hidden_size (head size 64 is standard)")
+    positions = shape["max_position_embeddings"] - presets.position_offset(project.model.architecture)
+    if project.training.max_seq_length > positions:
+        fail(f"max_seq_length {project.training.max_seq_length} is longer than the model's "
+             f"{positions} positions (max_position_embeddings {shape['max_position_embeddings']})",
+             "training", "max_seq_length",
+             "lower max_seq_length or remove max_position_embeddings from config_overrides (it is derived)")
+
+
 def check_consistency(project: Project, text: str | None = None) -> None:
     """Check the rules that relate keys to each other, before anything runs.
 
@@ -175,7 +199,9 @@ def check_consistency(project: Project, text: str | None = None) -> None:
         ProjectError: no corpus, corpus files missing or empty, model shape inconsistent
             (hidden size not divisible by heads, sequence longer than the positions), vocabulary
             too small for the special tokens, batch size not divisible by micro-batch times
-            processes, output_dir that is a file.
+            processes, output_dir that is a file; with ``init_from``, anything of
+            :func:`lmtui.project.init_from.check_against_model` (the model not found, a key
+            the loaded model overrides, a sequence longer than its positions).
     """
     from lmtui.data.corpus import resolve_files  # local: corpus imports this module's errors only
 
@@ -203,27 +229,16 @@ def check_consistency(project: Project, text: str | None = None) -> None:
         if not Path(tok_path).exists():
             fail(f"tokenizer path {t.path!r} does not exist", "tokenizer", "path",
                  "point it at a folder with tokenizer.json, or remove it to train a tokenizer")
-    else:
+    elif not project.model.init_from:  # with init_from no tokenizer is trained (check_against_model)
         need = presets.minimum_vocab_size(t.kind)
         if t.vocab_size < need:
             fail(f"vocab_size {t.vocab_size} is too small for {t.kind}: the special tokens"
                  f"{' and the 256 byte symbols' if t.kind == 'byte_level_bpe' else ''} alone need {need}",
                  "tokenizer", "vocab_size", f"use vocab_size >= {need} (typical: 8000 to 50000)")
-    if project.model.init_from and not Path(resolve_path(project, project.model.init_from)).exists():
-        fail(f"init_from {project.model.init_from!r} does not exist", "model", "init_from",
-             "point it at a model folder saved with save_pretrained")
-
-    shape = presets.resolve_shape(project.model, project.training.max_seq_length)
-    if shape["hidden_size"] % shape["num_attention_heads"]:
-        fail(f"hidden size {shape['hidden_size']} is not divisible by the {shape['num_attention_heads']} "
-             "attention heads", "model", "config_overrides",
-             "choose num_attention_heads that divides hidden_size (head size 64 is standard)")
-    positions = shape["max_position_embeddings"] - presets.position_offset(project.model.architecture)
-    if project.training.max_seq_length > positions:
-        fail(f"max_seq_length {project.training.max_seq_length} is longer than the model's "
-             f"{positions} positions (max_position_embeddings {shape['max_position_embeddings']})",
-             "training", "max_seq_length",
-             "lower max_seq_length or remove max_position_embeddings from config_overrides (it is derived)")
+    if project.model.init_from:
+        check_against_model(project, text)
+    else:
+        _check_shape(project, fail)
 
     tr, hw = project.training, project.hardware
     world = hw.num_processes * hw.num_machines

@@ -4,8 +4,9 @@
 call, so a poll of a huge file stays short; :func:`iter_events` loops it to the end of the
 file. :class:`RunEvents` folds events, one :meth:`RunEvents.apply` at a time, into what the
 tables, the headless follow loops and the model card show about a run (stage, step, last
-train and eval numbers, final metrics, error, push record, ...). Every watcher reads through
-these two, so they all state the same numbers. Plain Python: no torch, no Textual.
+train and eval numbers, training time, wall time of its sessions, final metrics, error, push
+record, ...). Every watcher reads through these two, so they all state the same numbers. Plain
+Python: no torch, no Textual.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ class RunEvents:
         stopping: a ``stopping`` event came since the last ``run_start``.
         stage_events, checkpoint_events: every ``stage`` and ``checkpoint`` event, in order.
         stage_seconds: stage -> seconds, summed over its ``done`` events (resumed runs add up).
+        sessions: (start, end) Unix seconds of every closed session of the driver: a ``run_start``
+            to its ``end``, or to its last event when the next ``run_start`` came without one (a crash).
         messages: the last :data:`KEEP_MESSAGES` ``log`` events.
         extra: the last event of every other type, by type.
     """
@@ -109,14 +112,18 @@ class RunEvents:
         self.stage_seconds: dict[str, float] = {}
         self.messages: list[dict] = []
         self.extra: dict[str, dict] = {}
+        self.sessions: list[tuple[float, float]] = []
+        self._open: list[float] | None = None  # [start, last event time] of the session not ended yet
 
     def apply(self, e: dict) -> None:
         """Take in one event (unknown types and fields are kept in :attr:`extra` or ignored)."""
         t = e.get("type")
+        when = _number(e.get("time"))
         if self.first_time is None:
-            self.first_time = _number(e.get("time")) or 0.0
+            self.first_time = when or 0.0
         if not isinstance(t, str):
             return
+        self._time_session(t, when)
         if t in LAST_OF_TYPE:
             setattr(self, LAST_OF_TYPE[t], e)
         elif t == "run_start":
@@ -135,6 +142,23 @@ class RunEvents:
             del self.messages[:-KEEP_MESSAGES]
         else:
             self.extra[t] = e
+
+    def _time_session(self, t: str, when: float | None) -> None:
+        """Open a session at ``run_start``, move its end with every event, close it at ``end``."""
+        if t == "run_start":
+            self._close_session()
+            if when is not None:
+                self._open = [when, when]
+            return
+        if self._open is not None and when is not None:
+            self._open[1] = max(self._open[1], when)
+        if t == "end":
+            self._close_session()
+
+    def _close_session(self) -> None:
+        if self._open is not None:
+            self.sessions.append((self._open[0], self._open[1]))
+            self._open = None
 
     # what the events say ------------------------------------------------------------
     @property
@@ -190,13 +214,37 @@ class RunEvents:
 
     @property
     def tokens(self) -> float | None:
-        """Real (non-padding) tokens seen so far."""
+        """Real (non-padding) tokens seen so far, every session of the run (the last ``train`` event's count,
+        which the checkpoints carry across a resume). The one token count shown."""
         return self._train("tokens")
 
     @property
     def train_seconds(self) -> float | None:
-        """Seconds of optimizer steps so far (the trainer's ``elapsed_s``, without evaluation)."""
+        """Seconds of optimizer steps so far, every session of the run (the trainer's ``elapsed_s``: its
+        checkpoints carry the count across a resume; evaluation excluded). The one training time shown."""
         return self._train("elapsed_s")
+
+    @property
+    def session_count(self) -> int:
+        """Sessions of the driver so far (``run_start`` events with a time), the open one included."""
+        return len(self.sessions) + (self._open is not None)
+
+    def wall_seconds(self, now: float | None = None) -> float | None:
+        """Wall-clock seconds of every session of the run, summed (the run's elapsed time).
+
+        Each session counts from its ``run_start`` to its ``end`` (to its last event when it
+        crashed). The session still open counts to ``now`` when given (a live run), else to its
+        last event, so the figure of a run directory does not depend on the clock. Time between
+        sessions (stopped, waiting for a resume) and events after an ``end`` (a later
+        ``lmtui eval``) do not count. None before the first ``run_start``.
+        """
+        if not self.session_count:
+            return None
+        total = sum(end - start for start, end in self.sessions)
+        if self._open is not None:
+            start, last = self._open
+            total += max(last, now if now is not None else last) - start
+        return total
 
     @property
     def perplexity(self) -> float | None:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,29 +172,74 @@ def list_runs(output_dir: str | os.PathLike) -> list[RunDir]:
     return sorted(runs, key=lambda r: r.read_state().get("created", 0), reverse=True)
 
 
-def find_run(ref: str, search_dirs: list[str | os.PathLike]) -> RunDir:
-    """Resolve a run reference: a run directory path, or a run id (prefix) under ``search_dirs``.
+class RunNotFound(RunError):
+    """No run matches a reference (:func:`find_run`)."""
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def find_run(ref: str, search_dirs: list[str | os.PathLike], *,
+             note: Callable[[str], None] | None = _to_stderr) -> RunDir:
+    """Resolve a run reference, the RUN argument of every command, tried in this order:
+
+    1. a run directory path;
+    2. an exact run id under ``search_dirs``;
+    3. a project name (``project_name`` in run.json): its only run, else its latest finished
+       run (newest ``created``), which ``note`` is told about ("using demo-20261201-101500, the
+       latest finished run of project demo; ...");
+    4. a unique prefix of a run id.
+
+    Args:
+        ref: what the user typed.
+        search_dirs: folders holding run directories (:meth:`lmtui.runs.catalog.Catalog.run_search_dirs`).
+        note: called with the message when a project name picks one of several runs; by
+            default it is printed to stderr; None says nothing.
 
     Raises:
-        RunError: nothing matches, or a prefix matches several runs.
+        RunNotFound: nothing matches.
+        RunError: a project with several runs and none finished, or a prefix matching several
+            runs (the candidates listed).
     """
     p = Path(ref)
     if (p / "run.json").is_file():
         return RunDir(p)
-    matches = []
+    runs: dict[Path, RunDir] = {}
     for d in search_dirs:
         for run in list_runs(d):
-            if run.run_id == ref:
-                return run
-            if run.run_id.startswith(ref):
-                matches.append(run)
+            runs.setdefault(run.path, run)
+    ordered = sorted(runs.values(), key=lambda r: r.read_state().get("created", 0), reverse=True)
+    for run in ordered:
+        if run.run_id == ref:
+            return run
+    of_project = [r for r in ordered if r.read_state().get("project_name") == ref]
+    if len(of_project) == 1:
+        return of_project[0]
+    if of_project:
+        finished = [r for r in of_project if r.status() == "finished"]
+        if not finished:
+            raise RunError(f"project {ref!r} has {len(of_project)} runs and no finished run: "
+                           f"{_listing(of_project)}", hint="name one of them by its run id (a unique prefix is enough)")
+        if note is not None:
+            note(f"using {finished[0].run_id}, the latest finished run of project {ref} "
+                 f"({len(of_project)} runs); name another by its run id (see `lmtui runs`)")
+        return finished[0]
+    matches = [r for r in ordered if r.run_id.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise RunError(f"run {ref!r} is ambiguous: {', '.join(r.run_id for r in matches[:5])}",
-                       hint="give more of the run id, or the run directory's path")
-    raise RunError(f"no run {ref!r} found in {', '.join(str(d) for d in search_dirs) or '.'}",
-                   hint="list runs with `lmtui runs`, or give the run directory's path")
+        raise RunError(f"run {ref!r} is ambiguous: {_listing(matches)}",
+                       hint="give more of the run id, the run directory's path, or a project name "
+                            "(its latest finished run)")
+    raise RunNotFound(f"no run {ref!r} found in {', '.join(str(d) for d in search_dirs) or '.'}",
+                      hint="list runs with `lmtui runs`, or give the run directory's path")
+
+
+def _listing(runs: list[RunDir], limit: int = 5) -> str:
+    """``id (status), ...`` of the first ``limit`` runs, and how many more."""
+    shown = ", ".join(f"{r.run_id} ({r.status()})" for r in runs[:limit])
+    return shown + (f" and {len(runs) - limit} more" if len(runs) > limit else "")
 
 
 def host() -> str:

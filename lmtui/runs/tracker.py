@@ -30,7 +30,6 @@ CURVES = {
 }
 
 
-
 class RunTracker(RunEvents):
     """The live view of one run directory; call :meth:`poll` to take in what changed.
 
@@ -139,11 +138,19 @@ class RunTracker(RunEvents):
 
     @property
     def elapsed(self) -> float | None:
-        """Seconds the current (or last) attempt has run: started -> ended, or -> now while active."""
+        """Wall-clock seconds of every session of the run (:meth:`RunEvents.wall_seconds`), the live one to now.
+
+        A run without a ``run_start`` event (an evaluation-only run of ``lmtui eval --model``)
+        counts from run.json's started to its ended, or to now while active.
+        """
+        active = self.status in ACTIVE
+        total = self.wall_seconds(self.clock() if active else None)
+        if total is not None:
+            return total
         started = self.state.get("started") or self.state.get("created")
         if not started:
             return None
-        if self.status in ACTIVE:
+        if active:
             return max(0.0, self.clock() - started)
         ended = self.state.get("ended") or (self.end or {}).get("time") or self.state.get("updated")
         return max(0.0, ended - started) if ended else None

@@ -21,9 +21,9 @@ from torch import nn
 
 from lmtui.data.batches import IGNORE_INDEX
 from lmtui.errors import ProjectError
+from lmtui.project.init_from import resolve_init_from
 from lmtui.project.lines import line_of
 from lmtui.project.load import project_text
-from lmtui.project.paths import resolve_path
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
 
 
@@ -76,13 +76,20 @@ def build_config(project, tokenizer):
 
 
 def build_model(project, tokenizer):
-    """A ``*ForMaskedLM`` model: random init from the config, or ``init_from`` to continue pretraining."""
+    """A ``*ForMaskedLM`` model: random init from the config, or to continue pretraining, the
+    model ``init_from`` names (:func:`lmtui.project.init_from.resolve_init_from`: a model folder,
+    a run, a project's latest finished run, a cached Hub model), its embeddings resized when the
+    tokenizer's vocabulary is larger.
+
+    Raises:
+        ProjectError: ``init_from`` names no model, or a ``config_overrides`` key is unknown.
+    """
     from transformers import AutoModelForMaskedLM
 
     m = project.model
     if m.init_from:
-        model = AutoModelForMaskedLM.from_pretrained(resolve_path(project, m.init_from),
-                                                     attn_implementation=m.attn_implementation)
+        folder = resolve_init_from(project, project_text(project)).folder
+        model = AutoModelForMaskedLM.from_pretrained(folder, attn_implementation=m.attn_implementation)
         if model.get_input_embeddings().num_embeddings < len(tokenizer):
             model.resize_token_embeddings(padded_vocab_size(len(tokenizer)))
         return model

@@ -307,7 +307,7 @@ def log_eval(t: Training, step: int) -> None:
     metrics = evaluate(t.objective, t.accelerator, t.valid_seqs, t.masking, t.tr)
     t.emit("eval", step=step, **metrics)
     print(f"eval at step {step}: loss {metrics['loss']:.4f} perplexity {metrics['perplexity']:.2f} "
-          f"accuracy {metrics['accuracy']:.3f}", flush=True)
+          f"accuracy {metrics['accuracy']:.2%}", flush=True)
 
 
 def fit(t: Training, state: TrainState, batches: Iterator[dict], fpt: float, peak: float | None) -> str:

@@ -17,10 +17,10 @@ from typing import Callable
 from textual.app import App
 from textual.binding import Binding
 
+from lmtui import hardware
 from lmtui.errors import LmtuiError
 from lmtui.runs.catalog import Catalog
 from lmtui.runs.tracker import RunTracker
-from lmtui import hardware
 from lmtui.tui.palette import LmtuiCommands
 from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen
 from lmtui.tui.screens.projects import ProjectsScreen

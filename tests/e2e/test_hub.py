@@ -233,7 +233,7 @@ def test_card_reads_evaluation_results_and_probes(run):
                               "splits": {"test": {"f1": {"mean": 0.7, "std": 0.0, "values": [0.7]}}}}}}}}))
     bundle = build_bundle(run, run_settings(run), "alice/x")
     card = bundle.card
-    assert "80.00 ± 1.00 (2 seeds)" in card and "244.69" in card and "310.50" in card
+    assert "80.00% ± 1.00% (2 seeds)" in card and "244.69" in card and "310.50" in card
     assert "| `The <mask> of France.` | capital (41%), king (10%) |" in card
     assert 'fill_mask("The <mask> of France.")' in card
     assert "999" not in card  # checkpoint entries are not the pushed model

@@ -107,7 +107,7 @@ def test_logs_follow_prints_new_lines_until_the_run_ends(work):
 def test_unknown_and_ambiguous_runs_are_clear_errors(work):
     proc = lmtui("logs", "nothing-here", cwd=work)
     assert proc.returncode == 2 and "no run 'nothing-here'" in proc.stderr and "lmtui runs" in proc.stderr
-    proc = lmtui("stop", "demo", cwd=work)
+    proc = lmtui("stop", "demo-2027", cwd=work)  # a prefix of two runs ("demo" alone: its latest finished run)
     assert proc.returncode == 2 and "ambiguous" in proc.stderr
 
 

@@ -9,11 +9,9 @@ a child), a "crashed" one to a process that has exited.
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from unittest import mock
 

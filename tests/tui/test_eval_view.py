@@ -52,7 +52,7 @@ def test_comparison_marks_the_best_value_lower_perplexity_higher_accuracy(tmp_pa
     assert titles == ["a", "b step-100"]
     by_title = {t: (cells, best) for t, cells, best in rows}
     assert by_title["MLM perplexity"] == (["20.00", "15.00"], 1)
-    assert by_title["sst2 accuracy (validation)"] == (["81.00 ± 1.00", "70.00"], 0)
+    assert by_title["sst2 accuracy (validation)"] == (["81.00% ± 1.00%", "70.00%"], 0)
 
 
 def test_entries_sorted_checkpoints_then_final(tmp_path):

@@ -126,7 +126,7 @@ def test_reducer_resume_clears_the_end_and_keeps_the_last_of_each_type():
 
 
 def test_tracker_and_card_state_the_reducers_numbers(tmp_path):
-    from lmtui.hub.card import collect, pretrain_seconds, training_seconds
+    from lmtui.hub.card import collect, training_seconds, wall_seconds
 
     run = write_run(tmp_path, "demo-20270115-070000", status="finished", start=NOW - 7200)
     tracker = RunTracker(run, clock=lambda: NOW)
@@ -135,7 +135,7 @@ def test_tracker_and_card_state_the_reducers_numbers(tmp_path):
     for name in ("step", "max_steps", "perplexity", "tokens_per_s", "final_metrics", "params", "tokens"):
         assert getattr(facts.events, name) == getattr(tracker, name), name
     assert facts.events.device == tracker.device == "cuda"
-    assert training_seconds(facts) == 400.0 and pretrain_seconds(facts) is None
+    assert training_seconds(facts) == 400.0 and wall_seconds(facts) == tracker.elapsed
     assert facts.project.model.architecture == "roberta"  # read through the project loader
     assert facts.section("training")["max_steps"] == 200 and facts.section("training")["seed"] == 42
 

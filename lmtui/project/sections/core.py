@@ -72,8 +72,10 @@ class ModelSection:
     config_overrides: dict = key(None, "Any config field of the architecture, as a table "
                                  "(like run_mlm.py's --config_overrides), applied after the preset.",
                                  factory=dict)
-    init_from: str = key("", "Continue pretraining from this model folder instead of a random init "
-                         "(its tokenizer is used unless [tokenizer] path is set).")
+    init_from: str = key("", "Continue pretraining from this model instead of a random init: a model folder, a run "
+                         "(id, unique prefix or directory), a project name (its latest finished run) or a Hub "
+                         "model id in the local Hugging Face cache. Its config and tokenizer win (unless "
+                         "[tokenizer] path is set): size, config_overrides and tokenizer training keys are refused.")
     attn_implementation: str = key("sdpa", "Attention kernel: sdpa (PyTorch scaled_dot_product_attention) or "
                                    "eager.", choices=("sdpa", "eager"))
 

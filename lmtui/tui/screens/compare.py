@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate
 from lmtui.tui.screens.run import SMOOTHING_STEPS
 from lmtui.tui.widgets.chart import Chart, Curve
 from lmtui.tui.widgets.eval_view import CompareTable
@@ -64,7 +64,7 @@ class CompareScreen(Screen):
             ev = t.last_eval or {}
             params = (t.train_start or {}).get("params")
             table.add_row(t.run_id, t.status, str(t.step or "-"), fmt_number(t.loss), fmt_number(ev.get("loss")),
-                          fmt_number(ev.get("perplexity")), fmt_number(ev.get("accuracy")), fmt_rate(t.tokens_per_s),
+                          fmt_number(ev.get("perplexity")), fmt_percent(ev.get("accuracy")), fmt_rate(t.tokens_per_s),
                           fmt_count(params), fmt_duration(t.elapsed), key=str(t.path))
 
     def show_metric(self) -> None:

@@ -7,14 +7,8 @@ the error shows under the field of the key at fault.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import fields
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,9 +16,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from lmtui.errors import LmtuiError
+from lmtui.errors import LmtuiError, ProjectError
 from lmtui.fsutil import atomic_write_text
-from lmtui.project.load import check_consistency, parse_project
+from lmtui.project.load import check_consistency, parse_project, read_tables
 from lmtui.project.schema import SECTIONS
 from lmtui.project.tomledit import set_key
 from lmtui.tui.screens.dialogs import error_text
@@ -91,10 +85,10 @@ class EditProjectScreen(ModalScreen[bool]):
         self.path = Path(path)
         self.text = self.path.read_text(encoding="utf-8")
         try:
-            self.raw = tomllib.loads(self.text)
+            self.raw = read_tables(self.text, str(self.path))
             self.load_error = None
-        except tomllib.TOMLDecodeError as exc:
-            self.raw, self.load_error = {}, str(exc)
+        except ProjectError as exc:
+            self.raw, self.load_error = {}, exc.message
 
     def initial(self, section: str, key: str):
         table = self.raw.get(section)
@@ -104,7 +98,7 @@ class EditProjectScreen(ModalScreen[bool]):
         with Vertical(classes="dialog form"):
             yield Label(f"Edit {self.path.name}  (ctrl+s save, escape cancel; other keys: $EDITOR)",
                         classes="question")
-            yield Static(f"TOML syntax error: {self.load_error}; fix it in $EDITOR (o)" if self.load_error else "",
+            yield Static(f"{self.load_error}; fix it in $EDITOR (o)" if self.load_error else "",
                          id="form-error", classes="error")
             with VerticalScroll(id="form-fields"):
                 for section, key in FORM_KEYS:

@@ -15,22 +15,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lmtui.errors import LmtuiError
+from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration
 from lmtui.fsutil import atomic_write_text
 from lmtui.project.estimate import summarize
+from lmtui.project.template import starter_text
 from lmtui.project.tomledit import set_name
 from lmtui.runs.catalog import ProjectEntry
-from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration
 from lmtui.tui.screens.dialogs import ErrorScreen, NameScreen, error_text
 from lmtui.tui.widgets import cursor_row_key
-
-
-def starter_text(name: str) -> str | None:
-    """The lead's starter template (`lmtui new NAME`), or None while it does not exist."""
-    try:
-        from lmtui.project.template import starter_text as template
-    except ImportError:
-        return None
-    return template(name)
 
 
 class ProjectsScreen(Screen):
@@ -178,11 +170,7 @@ class ProjectsScreen(Screen):
         def create(name: str | None) -> None:
             if name is None:
                 return
-            text = starter_text(name)
-            if text is None:
-                self.app.push_screen(ErrorScreen("no template", "the starter template is not available yet"))
-                return
-            self._write_new(name, text)
+            self._write_new(name, starter_text(name))
 
         self.app.push_screen(NameScreen("New project from the template: name"), create)
 

@@ -13,7 +13,7 @@ from textual.containers import Grid, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_rate
+from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate
 from lmtui.runs.tracker import RunTracker
 from lmtui.tui.screens.push import PushScreen
 from lmtui.tui.screens.runs import STATUS_STYLE
@@ -77,6 +77,10 @@ def details_text(t: RunTracker) -> Text:
     row("created", when("created"))
     row("started", when("started"))
     row("ended", when("ended"))
+    if t.session_count:
+        row("elapsed", f"{fmt_duration(t.elapsed)}, {t.session_count} session{'s' if t.session_count > 1 else ''}")
+    if t.train_seconds is not None:
+        row("training time", f"{fmt_duration(t.train_seconds)} of optimizer steps")
     row("error", t.error)
     if t.tokenizer:
         row("tokenizer", f"{t.tokenizer.get('kind')}, vocab {t.tokenizer.get('vocab_size')}"
@@ -100,7 +104,8 @@ def details_text(t: RunTracker) -> Text:
                                   if t.last_eval else None)
     if metrics:
         label = "final metrics" if t.final_metrics else "last eval"
-        row(label, "  ".join(f"{k} {fmt_number(v)}" for k, v in metrics.items() if v is not None))
+        row(label, "  ".join(f"{k} {fmt_percent(v) if k == 'accuracy' else fmt_number(v)}"
+                             for k, v in metrics.items() if v is not None))
     checkpoints = t.run.checkpoints()
     out.append("\ncheckpoints\n", style="bold underline")
     if not checkpoints:

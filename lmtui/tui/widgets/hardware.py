@@ -7,8 +7,8 @@ from typing import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from lmtui.fmt import fmt_bytes
 from lmtui import hardware
+from lmtui.fmt import fmt_bytes
 
 
 def bar(fraction: float, width: int = 10) -> str:
