@@ -5,6 +5,11 @@ for the same inputs. It owns ``run.json``: status, stage, times, exit code and e
 
 SIGINT/SIGTERM (``lmtui stop``) reach every process of the group: the trainer checkpoints
 and exits; the driver waits for it and marks the run ``stopped``.
+
+It holds the run's lock (:meth:`lmtui.runs.rundir.RunDir.lock`) for its whole life, waiting up
+to :data:`HANDOVER_SECONDS` for the launcher that started it to let go. When another process
+still holds it (a second driver of the same run), it exits with code 2 and a message, leaving
+run.json and events.jsonl alone.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import traceback
 
 from lmtui.errors import LmtuiError
 from lmtui.project.load import parse_project
-from lmtui.runs.rundir import RunDir
+from lmtui.runs.rundir import RunDir, RunLocked
 from lmtui.stages import STAGES, Stopped
+
+HANDOVER_SECONDS = 10.0
 
 
 def _on_signal(signum, frame):
@@ -26,7 +33,19 @@ def _on_signal(signum, frame):
 
 
 def main(run_path: str) -> int:
+    """Drive the run at ``run_path`` under its lock; 0 when finished or stopped, 1 when failed,
+    2 when another process holds the lock."""
     run = RunDir(run_path)
+    try:
+        lock = run.lock(wait=HANDOVER_SECONDS)
+    except RunLocked as exc:
+        print(f"error: {exc.format()}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    with lock:
+        return _drive(run)
+
+
+def _drive(run: RunDir) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)

@@ -11,7 +11,8 @@ so in events) and ``run(run, project)``. The driver (:mod:`lmtui.driver`) walks
 - dataset: the memory-mapped token cache (:mod:`lmtui.data.token_cache`), same.
 - pretrain: ``accelerate launch -m lmtui.train.pretrain`` as a child in the driver's process
   group (:mod:`lmtui.train.launch`); done when the final model exists and pretraining ended
-  ``finished``.
+  ``finished``. A failure is reported with the trainer's exception (its ``train_error``
+  event) or the signal that killed it (:func:`trainer_failure`), not just an exit code.
 - evaluate (:mod:`lmtui.evaluation.stage`) when ``[eval]`` asks for more than perplexity;
   it skips the parts whose results are current itself.
 - publish (:mod:`lmtui.hub.stage`) when ``[hub] push_at_end`` is set.
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ from lmtui.evaluation import stage as evaluate_stage
 from lmtui.fsutil import atomic_folder
 from lmtui.hub import stage as publish_stage
 from lmtui.procs import wait_group
+from lmtui.runs.events import iter_events
 from lmtui.runs.rundir import RunDir
 
 
@@ -123,21 +127,93 @@ def run_pretrain(run: RunDir, project) -> None:
 
     Raises:
         Stopped: the trainer stopped on request (after writing its checkpoint).
-        LmtuiError: it exited before finishing.
+        LmtuiError: it exited before finishing (:func:`trainer_failure` says why).
     """
     from lmtui.train.launch import launch_command
 
     cmd = launch_command(project, run.path)
     _log("$ " + " ".join(cmd))
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    events_start, log_start = _size(run.events_file), _size(run.log_file)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
     code = wait_group(proc, keep_waiting_on=(Stopped,))
-    end = run.last_event("train_end")
+    session = list(iter_events(run.events_file, events_start))
+    end = next((e for e in reversed(session) if e.get("type") == "train_end"), None)
     if end and end.get("status") == "stopped":
         raise Stopped("stop requested")
     if not pretrain_done(run):
-        raise LmtuiError(f"pretraining exited with code {code} before finishing",
-                         file=str(run.log_file), hint="read the end of train.log for the cause")
+        raise trainer_failure(run, code, session, _read_from(run.log_file, log_start))
+
+
+LOG_TAIL_BYTES = 64 << 10
+OOM_HINT = ("lower [training] micro_batch_size (gradient accumulation keeps batch_size) or max_seq_length, "
+            "or use a smaller model")
+# The line a launcher prints for a rank killed by a signal: accelerate launch re-raises the
+# subprocess.CalledProcessError of its child; torchrun's ChildFailedError names the signal.
+KILLED_LINES = (re.compile(r"died with <Signals\.(SIG[A-Z0-9]+): \d+>"),
+                re.compile(r"Signal \d+ \((SIG[A-Z0-9]+)\) received by PID"))
+
+
+def trainer_failure(run: RunDir, code: int, session: list[dict], log_text: str) -> LmtuiError:
+    """Why the trainer exited with ``code`` before finishing, as the run's error.
+
+    In order: the first ``train_error`` event of this session (``session``: the events written
+    since the trainer started), with its exception, message, file, key and hint; the signal
+    that killed the trainer (:func:`killed_by`), SIGKILL being what the kernel's out-of-memory
+    killer sends; else the exit code, pointing at train.log.
+    """
+    error = next((e for e in session if e.get("type") == "train_error"), None)
+    if error:
+        oom = error.get("exception") == "OutOfMemoryError"
+        hint = error.get("hint") or (OOM_HINT if oom else f"read the traceback at the end of {run.log_file}")
+        message = f"{error.get('exception')}: {error['message']}" if error.get("message") else error.get("exception")
+        return LmtuiError(f"pretraining failed: {message}",
+                          file=error.get("file"), line=error.get("line"),
+                          key=error.get("key") or ("training.micro_batch_size" if oom else None), hint=hint)
+    name = killed_by(code, log_text)
+    if name == "SIGKILL":
+        return LmtuiError("the trainer was killed by SIGKILL (out of memory?)", file=str(run.log_file),
+                          hint="if no one killed it, memory ran out (`dmesg` names the OOM killer): " + OOM_HINT)
+    if name:
+        return LmtuiError(f"the trainer was killed by {name}", file=str(run.log_file),
+                          hint="read the end of train.log for what came before")
+    return LmtuiError(f"pretraining exited with code {code} before finishing",
+                      file=str(run.log_file), hint="read the end of train.log for the cause")
+
+
+def killed_by(code: int, log_text: str) -> str | None:
+    """The name of the signal that killed the trainer, or None.
+
+    ``code`` is the launcher's exit status: negative for a process killed by a signal
+    (``subprocess``'s convention), 128 + N as a shell reports it (137: SIGKILL). A launcher
+    killed by nothing but whose rank was (``accelerate launch`` and ``torchrun`` both exit 1
+    then) names the signal in its output, ``log_text``: see :data:`KILLED_LINES`.
+    """
+    number = -code if code < 0 else code - 128 if 128 < code <= 128 + signal.NSIG else None
+    if number is not None:
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
+    found = [m.group(1) for pattern in KILLED_LINES for m in pattern.finditer(log_text)]
+    return found[-1] if found else None
+
+
+def _size(path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _read_from(path, offset: int) -> str:
+    """The text of ``path`` from byte ``offset``, its last :data:`LOG_TAIL_BYTES` at most."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(offset, _size(path) - LOG_TAIL_BYTES))
+            return fh.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 STAGES: tuple[Stage, ...] = (

@@ -15,6 +15,8 @@ import signal
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from lmtui.errors import LmtuiError, RunError
 
 EXIT = {"finished": 0, "failed": 1, "crashed": 1, "stopped": 130}
@@ -143,13 +145,13 @@ def show_finetune(event: dict, progress, rows: dict, console) -> None:
     key = (event.get("request_id"), event["task"], event["seed"])
     name = f"{event['task']} seed {event['seed']}"
     if key not in rows:  # (row id, steps)
-        rows[key] = (progress.add_task(name, total=event.get("max_steps"), info=""), event.get("max_steps"))
+        rows[key] = (progress.add_task(escape(name), total=event.get("max_steps"), info=""), event.get("max_steps"))
     row, steps = rows[key]
     if event["state"] == "step":
         info = finetune_progress(event)
         progress.update(row, completed=event["step"], total=event["max_steps"], info=info)
         if not console.is_terminal:
-            console.print(f"{name}: step {event['step']}/{event['max_steps']}  {info}")
+            console.print(escape(f"{name}: step {event['step']}/{event['max_steps']}  {info}"))
     elif event["state"] == "end":
         progress.update(row, completed=steps or 0, info=f"done in {event['seconds']:.1f} s")
 
@@ -184,7 +186,7 @@ def follow(run, request_id: str, console, offset: int) -> str:
                         continue
                     line = describe(e)
                     if line:
-                        progress.console.print(line)
+                        progress.console.print(escape(line))
                     if e["type"] == "finetune":
                         show_finetune(e, progress, rows, console)
                     elif e["type"] == "eval_end":
@@ -231,13 +233,13 @@ def print_entry(console, run, label: str) -> None:
     titles, rows = res.comparison([(label, entry)])
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column("metric")
-    table.add_column(titles[0], justify="right")
+    table.add_column(escape(titles[0]), justify="right")
     for title, cells, _ in rows:
-        table.add_row(title, cells[0])
+        table.add_row(escape(title), escape(cells[0]))
     console.print(table)
     for text, predictions in res.probe_lines(entry):
         console.print(f"{text}\n  -> {predictions}", markup=False)
-    console.print(f"results: {res.results_file(run.path)}")
+    console.print(f"results: {res.results_file(run.path)}", markup=False)
 
 
 def cmd_eval(args) -> int:
@@ -252,7 +254,7 @@ def cmd_eval(args) -> int:
     if args.stop:
         if run is None or not stop_eval(run):
             raise RunError("no evaluation of this run is running", hint="`lmtui runs` lists runs")
-        console.print(f"asked the evaluation of {run.run_id} to stop")
+        console.print(f"asked the evaluation of {run.run_id} to stop", markup=False)
         return 0
     manage = False
     if args.model:
@@ -296,19 +298,19 @@ def cmd_eval(args) -> int:
     request = plan(run, project, label=label, model_dir=model_dir, step=step, force=args.force, only=args.only,
                    manage_run_state=manage)
     if request is None:
-        console.print(f"{run.run_id} {label}: every part is up to date (--force recomputes)")
+        console.print(f"{run.run_id} {label}: every part is up to date (--force recomputes)", markup=False)
         print_entry(console, run, label)
         return 0
     offset = run.events_file.stat().st_size if run.events_file.exists() else 0
     spawn(run, request, detached=True)
-    console.print(f"evaluating {run.run_id} {request_summary(request)}\n  log: {run.log_file}")
+    console.print(f"evaluating {run.run_id} {request_summary(request)}\n  log: {run.log_file}", markup=False)
     if args.detach:
-        console.print(f"detached; results will be in {res.results_file(run.path)}")
+        console.print(f"detached; results will be in {res.results_file(run.path)}", markup=False)
         return 0
     status = follow(run, request["request_id"], console, offset)
     if status != "finished":
         error = res.read_state(run.path).get("error") or "the evaluation ended without a result"
-        console.print(f"[red]{status}[/]: {error}\n  log: {run.log_file}" if status != "stopped" else
+        console.print(f"[red]{status}[/]: {escape(error)}\n  log: {escape(str(run.log_file))}" if status != "stopped" else
                       "[yellow]stopped[/]; finished parts are kept, run the same command to finish")
     print_entry(console, run, label)
     if args.json:
@@ -340,16 +342,17 @@ def cmd_compare(args) -> int:
     table = Table(header_style="bold", box=None, pad_edge=False)
     table.add_column("metric")
     for title in titles:
-        table.add_column(title, justify="right")
+        table.add_column(escape(title), justify="right")
     for title, cells, best in rows:
-        table.add_row(title, *[f"[bold green]{c}[/]" if i == best else c for i, c in enumerate(cells)])
+        table.add_row(escape(title), *[f"[bold green]{escape(c)}[/]" if i == best else escape(c)
+                                       for i, c in enumerate(cells)])
     console.print(table)
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run's model, a checkpoint or any model folder ([eval] section)")
-    p.add_argument("target", metavar="FILE|RUN", help="a project file (its latest run) or a run id / directory")
+    p.add_argument("target", metavar="FILE|RUN", help="a project file (its latest run), or a run id, prefix, directory or project name")
     p.add_argument("--checkpoint", type=int, metavar="N", help="evaluate the checkpoint of step N")
     p.add_argument("--model", metavar="PATH", help="evaluate this model folder instead (results go to a new "
                                                    "run directory, to compare against)")
@@ -365,7 +368,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("compare", help="print the evaluation results of runs side by side")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids / directories, or project files (latest run)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, prefixes, directories or project names, or project files (latest run)")
     p.add_argument("--all", action="store_true", help="one column per evaluated model (checkpoints too)")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--dir", action="append", metavar="DIR", help="also look for runs in DIR")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
-from lmtui.errors import ProjectError
+from lmtui.errors import LmtuiError, ProjectError
 from lmtui.fsutil import atomic_write_text
 from lmtui.project.load import load_project, project_text
 from lmtui.project.reference import reference_markdown
@@ -26,18 +27,27 @@ def cmd_new(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """Check every file given, printing ``FILE: ok`` or its error; 2 when any failed, else 0."""
     from lmtui.project.deep_check import check_device, deep_check
 
+    failed = 0
     for file in args.files:
-        project = load_project(file)
-        text = project_text(project)
-        summary = None
-        if args.deep:
-            summary = deep_check(project, text)
-        else:
-            check_device(project, text)
+        try:
+            project = load_project(file)
+            text = project_text(project)
+            summary = None
+            if args.deep:
+                summary = deep_check(project, text)
+            else:
+                check_device(project, text)
+        except LmtuiError as exc:
+            failed += 1
+            print(f"error: {exc.format()}", file=sys.stderr)
+            continue
         print(f"{file}: ok" + (f" ({summary})" if summary else ""))
-    return 0
+    if failed and len(args.files) > 1:
+        print(f"{failed} of {len(args.files)} project files have errors", file=sys.stderr)
+    return LmtuiError.exit_code if failed else 0
 
 
 def cmd_keys(args) -> int:
@@ -52,7 +62,8 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
     p.set_defaults(func=cmd_new)
 
-    p = sub.add_parser("check", help="validate project files without running anything")
+    p = sub.add_parser("check", help="validate project files without running anything (every one given; "
+                                     "exit code 2 when any is invalid)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--no-deep", dest="deep", action="store_false",
                    help="skip building the model config (faster; no transformers import; "

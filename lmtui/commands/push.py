@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
+
 
 def _find(args):
     from lmtui.runs.catalog import Catalog
@@ -21,16 +23,16 @@ def _print_plan(console, plan, dry: bool) -> None:
     from lmtui.fmt import fmt_bytes_words
 
     run, bundle = plan.run, plan.bundle
-    console.print(f"run:        {run.run_id} ({run.status()})")
+    console.print(f"run:        {run.run_id} ({run.status()})", markup=False)
     where = "" if dry else f" on {plan.endpoint}"
-    console.print(f"repository: {plan.repo_id} ({plan.visibility}){where}")
-    console.print(f"branch:     {plan.revision}")
+    console.print(f"repository: {plan.repo_id} ({plan.visibility}){where}", markup=False)
+    console.print(f"branch:     {plan.revision}", markup=False)
     if plan.account is not None:
         console.print(f"account:    {plan.account.name} (token from {plan.account.token_source}: "
-                      f"{plan.account.token_masked})")
-    console.print(f"files:      {len(bundle.files)}, {fmt_bytes_words(bundle.total_bytes)}")
+                      f"{plan.account.token_masked})", markup=False)
+    console.print(f"files:      {len(bundle.files)}, {fmt_bytes_words(bundle.total_bytes)}", markup=False)
     for name, size in bundle.listing():
-        console.print(f"  {name:<48} {fmt_bytes_words(size):>10}")
+        console.print(f"  {name:<48} {fmt_bytes_words(size):>10}", markup=False)
 
 
 def cmd_push(args) -> int:
@@ -47,10 +49,10 @@ def cmd_push(args) -> int:
     if args.dry_run:
         folder, plan = hubpush.dry_run(run, settings, args.out)
         _print_plan(console, plan, dry=True)
-        console.print(f"[green]dry run[/]: wrote {folder} (nothing was uploaded)")
+        console.print(f"[green]dry run[/]: wrote {escape(str(folder))} (nothing was uploaded)")
         if not settings.repo_id:
             console.print("  the card names the repository your-username/...; pass --repo-id USER/NAME or set "
-                          "[hub] repo_id to write the real one")
+                          "[hub] repo_id to write the real one", markup=False)
         return 0
     if args.out:
         raise hubpush.PushError("--out only goes with --dry-run", hint="add --dry-run, or drop --out")
@@ -64,18 +66,18 @@ def cmd_push(args) -> int:
         last = {"message": ""}
 
         def report(message: str, done: int, total: int) -> None:
-            progress.update(task, description=message[:60], completed=done, total=max(total, 1))
+            progress.update(task, description=escape(message[:60]), completed=done, total=max(total, 1))
             if not console.is_terminal and message != last["message"]:
-                console.print(f"  {message}")
+                console.print(f"  {message}", markup=False)
             last["message"] = message
 
         record = hubpush.execute(plan, report)
     short = record["commit"][:10] if record.get("commit") else "-"
     if record["changed"]:
-        console.print(f"[green]pushed[/] {record['files']} files to {record['url']} (commit {short}, "
+        console.print(f"[green]pushed[/] {record['files']} files to {escape(record['url'])} (commit {short}, "
                       f"{'private' if record['private'] else 'public'})")
     else:
-        console.print(f"[green]already up to date[/]: {record['url']} (commit {short}); nothing changed since the "
+        console.print(f"[green]already up to date[/]: {escape(record['url'])} (commit {short}); nothing changed since the "
                       "last push")
     if record["private"] != settings.private:
         console.print(f"  note: the repository already existed and stays {'private' if record['private'] else 'public'}"
@@ -88,7 +90,7 @@ def register(sub) -> None:
                        description="Publish a run's final model (safetensors, config, tokenizer), a generated model "
                                    "card and the loss curve to the Hugging Face Hub. The token comes from HF_TOKEN or "
                                    "`hf auth login`. Defaults come from the project's [hub] section.")
-    p.add_argument("run", metavar="RUN", help="run id (or a unique prefix of it) or run directory")
+    p.add_argument("run", metavar="RUN", help="run id, a unique prefix of one, a run directory, or a project name (its latest finished run)")
     p.add_argument("--repo-id", metavar="USER/NAME", help="target repository (default: [hub] repo_id, else "
                                                          "YOUR-USER/<project name>)")
     vis = p.add_mutually_exclusive_group()

@@ -6,6 +6,7 @@ import signal
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
 from lmtui.fmt import fmt_clock, fmt_percent
@@ -105,7 +106,7 @@ def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Consol
     fine-tunings' by request, task and seed); ``summary`` has already taken ``e`` in."""
     line = describe(e)
     if line:
-        progress.console.print(line)
+        progress.console.print(escape(line))
     t = e.get("type")
     if t == "stage" and e["state"] == "start":
         progress.update(task, description=e["stage"], total=None, completed=0, info="")
@@ -127,13 +128,13 @@ def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Consol
 def report(run: RunDir, status: str, console: Console) -> int:
     """Print the outcome of a followed run and return the exit code (0 finished, 1 failed, 130 stopped)."""
     if status == "finished":
-        console.print(f"[green]finished[/]: model in {run.model_dir}")
+        console.print(f"[green]finished[/]: model in {escape(str(run.model_dir))}")
         return 0
     if status == "stopped":
-        console.print(f"[yellow]stopped[/]; resume with the same `lmtui run` command or `lmtui resume {run.run_id}`")
+        console.print(f"[yellow]stopped[/]; resume with the same `lmtui run` command or `lmtui resume {escape(run.run_id)}`")
         return 130
     error = run.read_state().get("error") or "the run's process ended without a final status"
-    console.print(f"[red]{status}[/]: {error}\n  log: {run.log_file}")
+    console.print(f"[red]{status}[/]: {escape(error)}\n  log: {escape(str(run.log_file))}")
     return 1
 
 
@@ -142,10 +143,10 @@ def cmd_run(args) -> int:
     launched = launcher.launch(args.project, fresh=args.fresh, overrides=args.set)
     run = launched.run
     if launched.warning:
-        console.print(f"[yellow]warning[/]: {launched.warning}")
-    console.print(f"{'resuming' if launched.resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}")
+        console.print(f"[yellow]warning[/]: {escape(launched.warning)}")
+    console.print(escape(f"{'resuming' if launched.resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}"))
     if args.detach:
-        console.print(f"detached; follow it with `lmtui logs {run.run_id} --follow`")
+        console.print(escape(f"detached; follow it with `lmtui logs {run.run_id} --follow`"))
         return 0
     return report(run, follow(run, console, offset=launched.offset), console)
 
@@ -157,11 +158,14 @@ def cmd_prepare(args) -> int:
     console = Console(highlight=False, soft_wrap=True)
     project = launcher.load_with_overrides(args.project, args.set)
     t0 = time.perf_counter()
-    folder, cached = prepare_tokenizer(project, log=console.print)
-    console.print(f"tokenizer: {folder}{' (cached)' if cached else ''}")
-    data, meta, cached = prepare_dataset(project, folder, log=console.print)
-    console.print(f"dataset: {data}{' (cached)' if cached else ''}: {meta['train_tokens']:,} training and "
-                  f"{meta['validation_tokens']:,} validation tokens; {time.perf_counter() - t0:.2f} s")
+    def log(message: str) -> None:
+        console.print(escape(message))
+
+    folder, cached = prepare_tokenizer(project, log=log)
+    log(f"tokenizer: {folder}{' (cached)' if cached else ''}")
+    data, meta, cached = prepare_dataset(project, folder, log=log)
+    log(f"dataset: {data}{' (cached)' if cached else ''}: {meta['train_tokens']:,} training and "
+        f"{meta['validation_tokens']:,} validation tokens; {time.perf_counter() - t0:.2f} s")
     return 0
 
 

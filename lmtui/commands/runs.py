@@ -1,8 +1,9 @@
 """`lmtui runs`, `lmtui logs RUN [--follow]`, `lmtui stop RUN [--force]`, `lmtui resume RUN`.
 
 Headless companions of the terminal UI for scripts and a quick look over SSH. A run is named
-by its directory's path or by its run id (a unique prefix is enough), looked up under
-./runs, the output_dir of every project under ./projects, and the ``--dir`` folders.
+by its directory's path, its run id (a unique prefix is enough) or its project's name (the
+latest finished run; :func:`lmtui.runs.rundir.find_run`), looked up under ./runs, the
+output_dir of every project under ./projects, and the ``--dir`` folders.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ STATUS_STYLE = {"running": "green", "queued": "cyan", "finished": "bright_black"
 
 def cmd_runs(args) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from lmtui.fmt import fmt_duration, fmt_number, fmt_rate
@@ -55,10 +57,14 @@ def cmd_runs(args) -> int:
         table.add_column(col, no_wrap=True, justify="right" if col in ("STEP", "LOSS", "PPL", "TOK/S") else "left")
     for t in trackers:
         step = f"{t.step}/{t.max_steps}" if t.max_steps else (str(t.step) if t.step is not None else "-")
-        table.add_row(t.run_id, f"[{STATUS_STYLE.get(t.status, '')}]{t.status}[/]", t.project_name,
+        table.add_row(escape(t.run_id), f"[{STATUS_STYLE.get(t.status, '')}]{t.status}[/]", escape(t.project_name),
                       t.stage or "-", step, fmt_number(t.loss), fmt_number(t.perplexity), fmt_rate(t.tokens_per_s),
-                      fmt_duration(t.elapsed), fmt_duration(t.eta), t.device or "-")
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+                      fmt_duration(t.elapsed), fmt_duration(t.eta), escape(t.device or "-"))
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    console.print(table)
+    for t in trackers:
+        if t.status == "failed" and t.error:
+            console.print(f"{t.run_id} failed: {t.error}", markup=False)
     return 0
 
 
@@ -141,11 +147,12 @@ def cmd_resume(args) -> int:
 def register(sub) -> None:
     def run_parser(name, help_):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("run", metavar="RUN", help="run id (or a unique prefix of it) or run directory")
+        p.add_argument("run", metavar="RUN", help="run id, a unique prefix of one, a run directory, or a project name (its latest finished run)")
         p.add_argument("--dir", action="append", metavar="FOLDER", help="also look for runs in FOLDER (repeatable)")
         return p
 
-    p = sub.add_parser("runs", help="list runs with status, step, loss, perplexity, throughput and ETA")
+    p = sub.add_parser("runs", help="list runs with status, step, loss, perplexity, throughput and ETA "
+                                    "(and each failed run's error)")
     p.add_argument("--dir", action="append", metavar="FOLDER", help="also look for runs in FOLDER (repeatable)")
     p.add_argument("--status", action="append", metavar="STATUS",
                    choices=("queued", "running", "finished", "failed", "stopped", "crashed"),

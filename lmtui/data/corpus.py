@@ -9,6 +9,7 @@ replaced (U+FFFD) and counted, never fatal.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import glob
 import gzip
 import json
@@ -38,7 +39,10 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
                   key: str | None = None, line: int | None = None) -> list[Path]:
     """Expand paths, globs (``**`` allowed) and folders (every file below, hidden ones skipped).
 
-    Relative patterns resolve against ``base``. Returns sorted, de-duplicated absolute paths.
+    Relative patterns resolve against ``base``. ``**`` and folder walks do not descend into
+    symbolic links to folders (a link back to a parent would make the walk endless); a link
+    named in a pattern, and links to files, are followed. Returns sorted, de-duplicated absolute
+    paths.
 
     Raises:
         CorpusError: a pattern matches nothing, or a matched file is empty.
@@ -47,13 +51,12 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
     for pattern in patterns:
         expanded = os.path.expanduser(expand_placeholders(pattern))
         full = expanded if os.path.isabs(expanded) else os.path.join(str(base), expanded)
-        matches = sorted(glob.glob(full, recursive=True)) if glob.has_magic(full) else [full]
+        matches = sorted(_glob(full)) if glob.has_magic(full) else [full]
         found = []
         for m in matches:
             p = Path(m)
             if p.is_dir():
-                found.extend(sorted(q for q in p.rglob("*") if q.is_file()
-                                    and not any(part.startswith(".") for part in q.relative_to(p).parts)))
+                found.extend(sorted(q for q in _walk(p) if q.is_file()))
             elif p.is_file():
                 found.append(p)
         if not found:
@@ -67,6 +70,44 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
             if p not in out:
                 out.append(p)
     return out
+
+
+def _walk(top: Path) -> Iterator[Path]:
+    """Every entry below ``top`` whose path from ``top`` has no hidden part; links to folders
+    are listed, not entered (``os.walk(followlinks=False)``)."""
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in dirs + files:
+            if not name.startswith("."):
+                yield Path(folder, name)
+
+
+def _glob(pattern: str) -> list[str]:
+    """``glob.glob(pattern, recursive=True)``, except that ``**`` does not enter links to folders.
+
+    Without ``**`` this is :func:`glob.glob` (no recursion, so no loop). With it, the folders
+    under the pattern's literal prefix are walked by :func:`_walk` (hidden names skipped, as
+    :mod:`glob`'s wildcards skip them) and each path is matched part by part: ``**`` stands for
+    any number of folders, every other part is matched with :func:`fnmatch.fnmatchcase`.
+    """
+    if "**" not in pattern:
+        return glob.glob(pattern)
+    parts = Path(pattern).parts
+    literal = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    top = Path(*parts[:literal])
+    rest = parts[literal:]
+    if not top.is_dir():
+        return []
+    return [str(p) for p in _walk(top) if _match(p.relative_to(top).parts, rest)]
+
+
+def _match(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Whether path ``parts`` match glob ``pattern`` parts (``**``: zero or more parts)."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_match(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) and _match(parts[1:], pattern[1:])
 
 
 def file_format(path: Path, fmt: str) -> str:

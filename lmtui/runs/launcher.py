@@ -8,6 +8,10 @@ process group), with stdin closed and its output appended to ``train.log``; it s
 terminal, the SSH connection and the UI that started it. The driver runs the tokenizer and
 dataset stages itself and the pretraining stage as an ``accelerate launch`` child in the same
 process group, so one ``killpg`` reaches every process of the run.
+
+The run's lock (:meth:`lmtui.runs.rundir.RunDir.lock`) is held from choosing the run directory
+until the driver's pid is in run.json; the driver then takes it for its whole life. So a run
+that is ``queued`` with no driver yet is never taken for crashed and resumed a second time.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from lmtui.errors import ProjectError, RunError
 from lmtui.fsutil import atomic_write_text
@@ -27,7 +31,7 @@ from lmtui.project.freeze import apply_overrides, frozen_text
 from lmtui.project.load import build_project, check_consistency, load_project, parse_project, project_text
 from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
-from lmtui.runs.rundir import RunDir, host, list_runs, new_run_id
+from lmtui.runs.rundir import ACTIVE, RunDir, RunLock, create_run_dir, host, list_runs
 
 DRIVER_MODULE = "lmtui.driver"
 
@@ -120,37 +124,68 @@ def _changed_sections(run: RunDir, project: Project) -> list[str]:
 
 
 def prepare_run(project: Project, *, fresh: bool = False) -> tuple[RunDir, bool]:
-    """Pick the run directory for ``project``: the latest unfinished-or-finished run, or a new one.
+    """Pick the run directory for ``project`` (:func:`prepared`) and release its lock: for a
+    caller that starts the driver itself (`lmtui bench`).
 
     Returns:
         (run, resumed): ``resumed`` is True when an existing run is continued.
 
     Raises:
-        RunError: the latest run is still active, or the project changed in a way that makes
-            its checkpoints unusable (start a new run with ``--fresh``).
+        RunError: as :func:`prepared`.
+    """
+    with prepared(project, fresh=fresh) as picked:
+        return picked
+
+
+@contextmanager
+def prepared(project: Project, *, fresh: bool = False) -> Iterator[tuple[RunDir, bool]]:
+    """Pick the run directory for ``project``, the latest unfinished-or-finished run or a new
+    one, and hold its lock for the block (start the driver inside it).
+
+    A new run's folder is claimed with one ``mkdir`` (:func:`lmtui.runs.rundir.create_run_dir`)
+    and locked before its run.json exists, so no reader sees it unlocked while ``queued``.
+
+    Yields:
+        (run, resumed): ``resumed`` is True when an existing run is continued.
+
+    Raises:
+        RunError: the latest run is still active (its lock is held, or its driver is alive), or
+            the project changed in a way that makes its checkpoints unusable (start a new run
+            with ``--fresh``).
     """
     run = None if fresh else latest_run(project)
     if run is not None:
-        if run.is_active():
-            state = run.read_state()
-            raise RunError(f"run {run.run_id} is already running (pid {state.get('pid')})", file=str(run.path),
-                           hint=f"watch it with `lmtui logs {run.run_id} --follow`, stop it with `lmtui stop {run.run_id}`")
-        changed = _changed_sections(run, project)
-        if changed:
-            raise RunError(f"the project's {', '.join('[' + s + ']' for s in changed)} changed since run "
-                           f"{run.run_id} started, so it cannot be resumed", file=project.path,
-                           hint="start a new run with --fresh (the old run is kept)")
+        with claim(run):
+            changed = _changed_sections(run, project)
+            if changed:
+                raise RunError(f"the project's {', '.join('[' + s + ']' for s in changed)} changed since run "
+                               f"{run.run_id} started, so it cannot be resumed", file=project.path,
+                               hint="start a new run with --fresh (the old run is kept)")
+            atomic_write_text(run.project_file, frozen_text(project))
+            yield run, True
+        return
+    run = create_run_dir(project.project.name, output_dir(project))
+    with run.lock(wait=0):
         atomic_write_text(run.project_file, frozen_text(project))
-        return run, True
-    out = Path(output_dir(project))
-    out.mkdir(parents=True, exist_ok=True)
-    run = RunDir(out / new_run_id(project.project.name, out))
-    run.path.mkdir()
-    atomic_write_text(run.project_file, frozen_text(project))
-    now = time.time()
-    run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
-                     project_path=project.path, status="queued", stage=None, created=now, host=host())
-    return run, False
+        run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
+                         project_path=project.path, status="queued", stage=None, created=time.time(), host=host())
+        yield run, False
+
+
+def claim(run: RunDir) -> RunLock:
+    """The lock of an existing run that is not active, taken to restart it.
+
+    Raises:
+        RunError: its lock is held (:class:`lmtui.runs.rundir.RunLocked`), or run.json says it is
+            active and its driver process is alive (a driver started before runs had a lock).
+    """
+    lock = run.lock()
+    state = run.read_state()
+    if state.get("status") in ACTIVE and run.process_alive(state):
+        lock.release()
+        raise RunError(f"run {run.run_id} is already running (pid {state.get('pid')})", file=str(run.path),
+                       hint=f"watch it with `lmtui logs {run.run_id} --follow`, stop it with `lmtui stop {run.run_id}`")
+    return lock
 
 
 def start_driver(run: RunDir) -> int:
@@ -192,9 +227,9 @@ def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | Non
         RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
     """
     project, warning = validate(project_path, overrides)
-    run, resumed = prepare_run(project, fresh=fresh)
-    offset = run.events_file.stat().st_size if run.events_file.exists() else 0
-    start_driver(run)
+    with prepared(project, fresh=fresh) as (run, resumed):
+        offset = run.events_file.stat().st_size if run.events_file.exists() else 0
+        start_driver(run)
     return Launched(run=run, resumed=resumed, warning=warning, offset=offset)
 
 
@@ -202,12 +237,10 @@ def resume(run: RunDir) -> int:
     """Restart the driver of a stopped, crashed or failed run; it continues from its last checkpoint.
 
     Raises:
-        RunError: the run is still active.
+        RunError: the run is still active (:func:`claim`).
     """
-    status = run.status()
-    if status in ("queued", "running"):
-        raise RunError(f"run {run.run_id} is {status}", file=str(run.path), hint="stop it first with `lmtui stop`")
-    return start_driver(run)
+    with claim(run):
+        return start_driver(run)
 
 
 def stop(run: RunDir, *, force: bool = False) -> bool:

@@ -10,6 +10,11 @@ Layout of ``<output_dir>/<run_id>/``::
     checkpoints/     step-<N>/ accelerate states, written to a temporary name then renamed
     model/           the final model in Hugging Face format (safetensors) with the tokenizer
     eval/            evaluation results
+    .lock            flock'ed by whoever prepares or drives the run (:class:`RunLock`)
+
+A run's lock is held by the launcher from preparing the run until the driver's pid is in
+run.json, and by the driver for its whole life; an active status reads ``crashed`` only when
+nobody holds the lock and the recorded driver is gone.
 
 This module imports neither torch nor transformers: the TUI and the CLI's read-only
 commands use it directly.
@@ -17,6 +22,7 @@ commands use it directly.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -33,6 +39,34 @@ from lmtui.runs.events import iter_events
 
 EVENTS_VERSION = 1
 ACTIVE = ("queued", "running")
+LOCK_POLL_SECONDS = 0.05
+
+
+class RunLocked(RunError):
+    """Another process holds a run's lock (:meth:`RunDir.lock`)."""
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run>/.lock``, held until :meth:`release` or the process exits.
+
+    The lock belongs to the open file, which is not inherited by child processes (PEP 446), so
+    it is released when its holder exits, however it exits. The file holds the holder's pid,
+    for messages only; it is never deleted (a deleted lock file would let a second holder in).
+    """
+
+    def __init__(self, fd: int):
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "RunLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 @dataclass
@@ -74,6 +108,10 @@ class RunDir:
         return self.path / "checkpoints"
 
     @property
+    def lock_file(self) -> Path:
+        return self.path / ".lock"
+
+    @property
     def model_dir(self) -> Path:
         return self.path / "model"
 
@@ -101,15 +139,77 @@ class RunDir:
         return state
 
     def status(self) -> str:
-        """The run's status; an active status whose process is gone reads as ``crashed``."""
+        """The run's status; an active status reads as ``crashed`` when nobody holds the run's
+        lock and its recorded driver process is gone (or was never recorded)."""
         state = self.read_state()
         status = state.get("status", "crashed" if self.path.exists() else "missing")
-        if status in ACTIVE and not pid_alive(state.get("pid"), state.get("pid_start_time")):
+        if status in ACTIVE and not self.locked() and not self.process_alive(state):
             return "crashed"
         return status
 
     def is_active(self) -> bool:
         return self.status() in ACTIVE
+
+    def process_alive(self, state: dict | None = None) -> bool:
+        """Whether the driver pid recorded in run.json (``state``, read when None) is still that process."""
+        state = self.read_state() if state is None else state
+        return pid_alive(state.get("pid"), state.get("pid_start_time"))
+
+    # the lock ----------------------------------------------------------------
+    def lock(self, wait: float = 1.0) -> RunLock:
+        """Take the run's exclusive lock (``flock`` on ``.lock``), trying for up to ``wait`` seconds.
+
+        The wait rides over a reader's momentary probe (:meth:`locked`) and the launcher's hand
+        over to the driver it starts.
+
+        Raises:
+            RunLocked: another process (or another open of the file) holds it after ``wait`` seconds.
+        """
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = self._lock_holder(fd)
+                        raise RunLocked(f"run {self.run_id} is already running: its lock {self.lock_file} is held"
+                                        + (f" by pid {holder}" if holder else ""), file=str(self.path),
+                                        hint=f"watch it with `lmtui logs {self.run_id} --follow`, "
+                                             f"stop it with `lmtui stop {self.run_id}`") from None
+                    time.sleep(LOCK_POLL_SECONDS)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        return RunLock(fd)
+
+    def locked(self) -> bool:
+        """Whether some process holds the run's lock: a non-blocking shared ``flock`` probe, False
+        without a lock file or where the file system refuses locks (the pid then decides)."""
+        try:
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
+
+    @staticmethod
+    def _lock_holder(fd: int) -> str:
+        try:
+            return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        except OSError:
+            return ""
 
     # events ----------------------------------------------------------------
     def emit(self, type_: str, **fields) -> dict:
@@ -150,6 +250,25 @@ class RunDir:
                     except ValueError:
                         continue
         return sorted(out)
+
+
+def create_run_dir(project_name: str, output_dir: str | os.PathLike) -> RunDir:
+    """Create the folder of a new run ``<project>-<YYYYmmdd-HHMMSS>[-N]`` in ``output_dir``.
+
+    Each name is claimed with one ``os.mkdir``, which fails when the folder exists, so two
+    launches in the same second get different runs; the next suffix is tried on a clash.
+    """
+    root = Path(output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_id, n = f"{project_name}-{stamp}", 2
+    while True:
+        try:
+            os.mkdir(root / run_id)
+            return RunDir(root / run_id)
+        except FileExistsError:
+            run_id = f"{project_name}-{stamp}-{n}"
+            n += 1
 
 
 def new_run_id(project_name: str, output_dir: str | os.PathLike) -> str:

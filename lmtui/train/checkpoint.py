@@ -4,6 +4,13 @@ A checkpoint holds accelerate's state (model, optimizer, scheduler, every rank's
 ``Accelerator.save_state``), the Hugging Face model + tokenizer under ``model/`` and
 ``trainer_state.json`` (:class:`TrainState`). It is written as ``.tmp-step-N`` and renamed, so
 a folder with ``trainer_state.json`` is complete (see docs/events.md).
+
+``manifest.json`` records the byte size and BLAKE2b digest of every other file of the
+checkpoint (as the token cache's ``meta.json`` does). :func:`resume` checks them and skips a
+checkpoint damaged after it was written (a full disk, a copy cut short): it is moved to
+``checkpoints/invalid-step-N``, named in a ``checkpoint_invalid`` event and a warning, and the
+next older intact one is loaded. A checkpoint without a manifest (written before it was kept)
+is loaded unchecked.
 """
 
 from __future__ import annotations
@@ -13,11 +20,13 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lmtui.data.fingerprint import file_digest
 from lmtui.fsutil import atomic_folder, atomic_write_json, replace_folder
 from lmtui.runs.rundir import RunDir
 from lmtui.train.model import parameter_counts
 
 STATE_FILE = "trainer_state.json"
+MANIFEST_FILE = "manifest.json"
 
 
 @dataclass
@@ -54,20 +63,74 @@ class TrainState:
                    train_seconds=float(saved.get("train_seconds", 0.0)), max_steps=max_steps)
 
 
+def write_manifest(folder: Path) -> dict:
+    """Write ``folder/manifest.json``: ``{"files": {relative path: {"bytes", "digest"}}}`` for every
+    file under ``folder`` but the manifest (digest: :func:`lmtui.data.fingerprint.file_digest`)."""
+    files = {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "digest": file_digest(p)}
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != MANIFEST_FILE}
+    manifest = {"version": 1, "files": files}
+    atomic_write_json(folder / MANIFEST_FILE, manifest)
+    return manifest
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """What is wrong with the checkpoint ``folder`` against its manifest, or None when every
+    recorded file has its size and digest (or there is no manifest: an older checkpoint)."""
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{MANIFEST_FILE} is unreadable ({exc})"
+    for name, info in manifest.get("files", {}).items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+            if size != info["bytes"]:
+                return f"{name} has {size} bytes, {info['bytes']} were written"
+            if file_digest(path) != info["digest"]:
+                return f"{name} does not match its digest"
+        except OSError as exc:
+            return f"{name} is unreadable ({exc.strerror or exc})"
+    return None
+
+
 def resume(accelerator, run: RunDir, max_steps: int) -> TrainState:
-    """Load the newest complete checkpoint into ``accelerator``'s prepared objects; its state, or a fresh one."""
-    checkpoints = run.checkpoints()
-    if not checkpoints:
-        return TrainState(max_steps=max_steps)
-    _, last = checkpoints[-1]
-    accelerator.load_state(str(last))
-    state = TrainState.from_json(json.loads((last / STATE_FILE).read_text()), max_steps)
-    print(f"resumed from {last} at step {state.step}", flush=True)
-    return state
+    """Load the newest intact checkpoint into ``accelerator``'s prepared objects; its state, or a
+    fresh one when there is none.
+
+    Every rank checks the checkpoints itself (:func:`checkpoint_problem`), newest first; the main
+    process moves a damaged one to ``invalid-step-N``, emits ``checkpoint_invalid`` and prints a
+    warning. A checkpoint another rank has just moved away reads as unreadable, so every rank
+    loads the same one.
+    """
+    for step, folder in reversed(run.checkpoints()):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            accelerator.load_state(str(folder))
+            state = TrainState.from_json(json.loads((folder / STATE_FILE).read_text()), max_steps)
+            print(f"resumed from {folder} at step {state.step}", flush=True)
+            return state
+        if accelerator.is_main_process:
+            _set_aside(run, step, folder, problem)
+    return TrainState(max_steps=max_steps)
+
+
+def _set_aside(run: RunDir, step: int, folder: Path, problem: str) -> None:
+    """Move the damaged checkpoint ``folder`` to ``invalid-step-N`` (kept for a look, out of
+    :meth:`RunDir.checkpoints`), emit ``checkpoint_invalid`` and a warning ``log`` event, print it."""
+    moved = folder.with_name(f"invalid-{folder.name}")
+    shutil.rmtree(moved, ignore_errors=True)
+    folder.rename(moved)
+    message = f"warning: checkpoint {folder} is damaged ({problem}); moved to {moved.name}, not resumed from"
+    print(message, flush=True)
+    run.emit("checkpoint_invalid", step=step, path=str(folder), moved_to=str(moved), problem=problem)
+    run.emit("log", level="warning", message=message)
 
 
 def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: TrainState, keep: int) -> Path:
-    """Write ``checkpoints/step-N`` atomically (temporary folder + rename), keep the newest ``keep``
+    """Write ``checkpoints/step-N`` atomically (temporary folder + rename) with its manifest
+    (:func:`write_manifest`, once every rank has written its files), keep the newest ``keep``
     and emit ``checkpoint``. Every rank calls it (each saves its random states)."""
     step = state.step
     final = run.checkpoints_dir / f"step-{step}"
@@ -83,6 +146,7 @@ def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: Train
         model.save_pretrained(tmp / "model", safe_serialization=True)
         tokenizer.save_pretrained(tmp / "model")
         atomic_write_json(tmp / STATE_FILE, state.to_json())
+        write_manifest(tmp)
         replace_folder(tmp, final)
         for _, old in run.checkpoints()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

@@ -14,6 +14,10 @@ order and masks (see :mod:`lmtui.data.batches`) and the checkpoint's :class:`Tra
 Stop: SIGINT or SIGTERM sets a flag; after the optimizer step under way the ranks agree on it
 (one all-reduce per step with several processes), write a checkpoint, emit ``train_end`` with
 status ``stopped`` and exit 0.
+
+Failure: an exception that ends a rank is recorded as a ``train_error`` event
+(:func:`report_error`: its class, message, and file and key when known) before the traceback
+goes to train.log and the process exits 1; the driver reports it as the run's error.
 """
 
 from __future__ import annotations
@@ -391,10 +395,34 @@ def main(run_path: str) -> int:
     return 0
 
 
+def report_error(run: RunDir, exc: Exception) -> None:
+    """Emit ``train_error`` for the exception that ends this rank: ``exception`` (class name),
+    ``message``, ``rank``, and the user-level cause when known: ``file``, ``key``, ``line`` and
+    ``hint`` of an :class:`~lmtui.errors.LmtuiError`, the ``file`` of an ``OSError``. The driver
+    (:func:`lmtui.stages.run_pretrain`) turns it into the run's error. When the event cannot be
+    written (a full disk), the traceback in train.log is all there is."""
+    from lmtui.errors import LmtuiError
+
+    fields = {"exception": type(exc).__name__, "message": str(exc), "rank": int(os.environ.get("RANK", 0))}
+    if isinstance(exc, LmtuiError):
+        fields.update(message=exc.message, file=exc.file, key=exc.key, line=exc.line, hint=exc.hint)
+    elif isinstance(exc, OSError) and exc.filename:
+        fields["file"] = str(exc.filename)
+    try:
+        run.emit("train_error", **{k: v for k, v in fields.items() if v is not None})
+    except OSError as write_error:
+        print(f"could not record the error in {run.events_file}: {write_error}", file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         print("usage: accelerate launch -m lmtui.train.pretrain RUN_DIR", file=sys.stderr)
         raise SystemExit(2)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     die_with_launcher()
-    raise SystemExit(main(sys.argv[1]))
+    try:
+        code = main(sys.argv[1])
+    except Exception as exc:  # recorded for the run's error, then the traceback goes to train.log
+        report_error(RunDir(sys.argv[1]), exc)
+        raise
+    raise SystemExit(code)

@@ -88,7 +88,7 @@ class RunsScreen(Screen):
     def poll(self) -> None:
         """Refresh while this screen is shown. Hidden under a run's screen it leaves the shared
         trackers to that screen, whose poll then reads and draws each change in one go."""
-        if self.is_current:
+        if self.app.screen is self:  # not `is_current`, which also counts a screen drawn behind another
             self.refresh_runs()
 
     def on_screen_resume(self) -> None:
