@@ -12,7 +12,7 @@ import os
 import sys
 
 from lmtui import __version__
-from lmtui.commands import bench, evaluate, project, push, run, runs
+from lmtui.commands import bench, completion, doctor, evaluate, export, project, push, queue, run, runs, sweep
 from lmtui.errors import LmtuiError
 
 COMMANDS = (
@@ -22,6 +22,11 @@ COMMANDS = (
     evaluate,  # eval, compare
     push,      # push
     bench,     # bench
+    queue,     # queue [up|pause|unpause|cancel RUN]
+    sweep,     # sweep PROJECT --grid ..., sweep status SWEEP
+    export,    # export RUN --csv|--parquet|--png
+    doctor,    # doctor [PROJECT]
+    completion,  # completion bash|zsh|fish
 )
 
 

@@ -6,6 +6,9 @@ for the same inputs. It owns ``run.json``: status, stage, times, exit code and e
 SIGINT/SIGTERM (``lmtui stop``) reach every process of the group: the trainer checkpoints
 and exits; the driver waits for it and marks the run ``stopped``.
 
+Before the first stage it waits for its turn in the run queue (:func:`lmtui.runs.queue.wait_turn`)
+when the run reserves GPUs or CPU slots, and drops its place when it exits, however it ends.
+
 It holds the run's lock (:meth:`lmtui.runs.rundir.RunDir.lock`) for its whole life, waiting up
 to :data:`HANDOVER_SECONDS` for the launcher that started it to let go. When another process
 still holds it (a second driver of the same run), it exits with code 2 and a message, leaving
@@ -22,6 +25,7 @@ import traceback
 
 from lmtui.errors import LmtuiError
 from lmtui.project.load import parse_project
+from lmtui.runs import queue
 from lmtui.runs.rundir import RunDir, RunLocked
 from lmtui.stages import STAGES, Stopped
 
@@ -42,13 +46,37 @@ def main(run_path: str) -> int:
         print(f"error: {exc.format()}", file=sys.stderr, flush=True)
         return exc.exit_code
     with lock:
-        return _drive(run)
+        try:
+            return _drive(run)
+        finally:
+            queue.Queue().release(run.path)
+
+
+def _take_devices(run: RunDir) -> None:
+    """Wait in the queue for the devices the frozen project reserves (none: return at once)."""
+    project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                            str(run.project_file))
+
+    def notify(message: str) -> None:
+        print(message, flush=True)
+        run.emit("log", level="info", message=message)
+
+    queue.wait_turn(run, queue.need_of(project), notify=notify)
 
 
 def _drive(run: RunDir) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        _take_devices(run)
+    except Stopped:
+        run.update_state(status="stopped", ended=time.time(), exit_code=0, error="cancelled while queued")
+        run.emit("end", status="stopped", error="cancelled while queued")
+        print("run cancelled while queued", flush=True)
+        return 0
+    except LmtuiError as exc:
+        return _failed(run, exc.format())
     run.update_state(status="running", pid=os.getpid(), started=time.time(), ended=None, error=None, exit_code=None)
     resumed = run.events_file.exists()
     run.emit("run_start", run_id=run.run_id, resumed=resumed, host=run.read_state().get("host"))

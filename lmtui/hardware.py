@@ -7,7 +7,8 @@ percent, memory is bytes, temperature degrees Celsius, power watts.
 Plain Python (no Textual, no torch), used by the UI and the core alike: the app takes
 :func:`sample` as its ``hardware_sampler`` and :class:`lmtui.tui.widgets.hardware.HardwarePanel`
 draws the readings (tests pass a fixed :class:`HardwareSample` instead); the project estimate
-counts GPUs with :func:`gpu_count`.
+counts GPUs with :func:`gpu_count`; :mod:`lmtui.runs.resources` reads the GPU share of a run's
+processes with :func:`gpu_processes`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ class GpuSample:
     memory_total: int  # bytes
     temperature: float  # degrees Celsius
     power_w: float | None = None
+
+
+@dataclass
+class GpuProcess:
+    """One process's use of one GPU (NVML): memory in bytes, SM utilization in percent (None when
+    NVML has no reading for it, e.g. no sample since the last call)."""
+
+    pid: int
+    gpu: int
+    memory_used: int | None
+    utilization: float | None
 
 
 @dataclass
@@ -74,6 +86,29 @@ class _Nvml:
         return out
 
 
+    def processes(self) -> list[GpuProcess]:
+        """Compute processes of every GPU with their memory and recent SM utilization."""
+        out = []
+        nv = self.nv
+        for i, h in enumerate(self.handles):
+            try:
+                running = nv.nvmlDeviceGetComputeRunningProcesses(h)
+            except nv.NVMLError:
+                continue
+            util: dict[int, float] = {}
+            latest: dict[int, int] = {}
+            try:  # per-process samples since timestamp 0 (all the driver holds); the newest one counts
+                for u in nv.nvmlDeviceGetProcessUtilization(h, 0):
+                    if u.timeStamp >= latest.get(u.pid, -1):
+                        latest[u.pid], util[u.pid] = u.timeStamp, float(u.smUtil)
+            except nv.NVMLError:  # NVMLError_NotFound when there is no sample yet, NotSupported on some boards
+                pass
+            for p in running:
+                memory = p.usedGpuMemory if isinstance(p.usedGpuMemory, int) else None
+                out.append(GpuProcess(int(p.pid), i, memory, util.get(p.pid)))
+        return out
+
+
 _nvml: _Nvml | None = None
 
 
@@ -88,6 +123,12 @@ def gpu_count() -> int:
     """NVIDIA GPUs visible through NVML (0 without nvidia-ml-py or a driver)."""
     nvml = _get_nvml()
     return len(nvml.handles) if nvml.ok else 0
+
+
+def gpu_processes() -> list[GpuProcess]:
+    """Every process using an NVIDIA GPU, with its memory and utilization ([] without NVML)."""
+    nvml = _get_nvml()
+    return nvml.processes() if nvml.ok else []
 
 
 def sample() -> HardwareSample:

@@ -8,9 +8,11 @@ so in events) and ``run(run, project)``. The driver (:mod:`lmtui.driver`) walks
 - tokenizer: train one (or load ``[tokenizer] path`` / the ``init_from`` model's), cached by
   fingerprint and copied to ``<run>/tokenizer``; it always runs, since the cache check is
   cheap and the ``tokenizer`` event starts every session's log.
-- dataset: the memory-mapped token cache (:mod:`lmtui.data.token_cache`), same.
-- pretrain: ``accelerate launch -m lmtui.train.pretrain`` as a child in the driver's process
-  group (:mod:`lmtui.train.launch`); done when the final model exists and pretraining ended
+- dataset: the memory-mapped token cache (:mod:`lmtui.data.token_cache`), same; both write
+  ``dataset_progress`` events while they read the corpus. For a mixture of sources the run's
+  ``dataset_dir`` is a view of the cache with the run's weights (:func:`lmtui.data.mixture.write_view`).
+- pretrain: ``python -m lmtui.train.pretrain`` (through ``accelerate launch`` or ``torchrun`` for
+  several processes) as a child in the driver's process group (:mod:`lmtui.train.launch`); done when the final model exists and pretraining ended
   ``finished``. A failure is reported with the trainer's exception (its ``train_error``
   event) or the signal that killed it (:func:`trainer_failure`), not just an exit code.
 - evaluate (:mod:`lmtui.evaluation.stage`) when ``[eval]`` asks for more than perplexity;
@@ -65,14 +67,25 @@ def _log(message: str) -> None:
     print(message, flush=True)
 
 
+# Weights and other model files beside a tokenizer (an init_from model folder, a teacher): not copied.
+MODEL_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack", ".ckpt", ".onnx", ".gguf")
+
+
+def _not_tokenizer_files(folder: str, names: list[str]) -> list[str]:
+    """``shutil.copytree``'s ignore: the sub-folders and model weights among ``names``."""
+    return [n for n in names if os.path.isdir(os.path.join(folder, n)) or n.endswith(MODEL_FILE_SUFFIXES)]
+
+
 def run_tokenizer(run: RunDir, project) -> None:
-    """Prepare the project's tokenizer and copy it into the run (kept once checkpoints exist)."""
+    """Prepare the project's tokenizer and copy its files into the run (kept once checkpoints exist;
+    never the weights of a model folder it comes from); warn when the trained vocabulary is smaller
+    than ``[tokenizer] vocab_size`` (a small corpus runs out of merges)."""
     from transformers import AutoTokenizer
 
     from lmtui.data.fingerprint import file_digest
     from lmtui.data.tokenizer import prepare_tokenizer
 
-    folder, cached = prepare_tokenizer(project, log=_log)
+    folder, cached = prepare_tokenizer(project, log=_log, progress=lambda p: run.emit("dataset_progress", **p))
     current = run.tokenizer_dir / "tokenizer.json"
     # A run keeps the tokenizer its checkpoints were trained with; before the first checkpoint
     # it follows the project (the corpus may have been fixed after a failed start).
@@ -80,30 +93,50 @@ def run_tokenizer(run: RunDir, project) -> None:
         shutil.rmtree(run.tokenizer_dir)
     if not current.is_file():
         with atomic_folder(run.tokenizer_dir, ".tmp-tokenizer") as tmp:
-            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+            shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=_not_tokenizer_files)
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer_dir)
     preview_file = folder / "preview.json"
     if preview_file.is_file():
         pieces = json.loads(preview_file.read_text())
     else:
-        from lmtui.data.corpus import corpus_documents
-        from lmtui.data.tokenizer import preview
+        from lmtui.data.tokenizer import first_documents, preview
 
-        pieces = preview(tokenizer, corpus_documents(project)[0])
+        pieces = preview(tokenizer, first_documents(project))
     for row in pieces:
         _log("tokenizer preview: " + " ".join(row))
-    pretrained = bool(project.tokenizer.path or project.model.init_from)
+    pretrained = bool(project.tokenizer.path or project.model.init_from or project.distill.teacher)
+    if not pretrained and len(tokenizer) < project.tokenizer.vocab_size:
+        message = (f"warning: [tokenizer] vocab_size is {project.tokenizer.vocab_size:,} but the corpus gave "
+                   f"{len(tokenizer):,} pieces (lower vocab_size or min_frequency, or give more text)")
+        _log(message)
+        run.emit("log", level="warning", message=message)
     run.emit("tokenizer", kind="pretrained" if pretrained else project.tokenizer.kind,
              vocab_size=len(tokenizer), cached=cached, path=str(folder), preview=pieces)
 
 
 def run_dataset(run: RunDir, project) -> None:
-    """Build (or find cached) the token cache and record it in run.json's ``dataset_dir``."""
+    """Build (or find cached, or resume) the token cache and record it in run.json's ``dataset_dir``
+    (for a mixture, a view of it with the run's token shares); the ``dataset`` event gives the
+    tokens of each source."""
+    from lmtui.data.mixture import token_shares, write_view
+    from lmtui.data.sources import project_sources
     from lmtui.data.token_cache import prepare_dataset
 
     t0 = time.perf_counter()
-    folder, meta, cached = prepare_dataset(project, run.tokenizer_dir, log=_log)
-    run.update_state(dataset_dir=str(folder))
+    folder, meta, cached = prepare_dataset(project, run.tokenizer_dir, log=_log,
+                                           progress=lambda p: run.emit("dataset_progress", **p))
+    sources = [{"name": s["name"], "train_tokens": s["train"]["tokens"][1] - s["train"]["tokens"][0],
+                "validation_tokens": s["validation"]["tokens"][1] - s["validation"]["tokens"][0],
+                "train_documents": s["train"]["documents"][1] - s["train"]["documents"][0]}
+               for s in meta["sources"]]
+    dataset_dir = folder
+    if len(sources) > 1:
+        shares = token_shares(project_sources(project), [s["train_tokens"] for s in sources])
+        for s in sources:
+            s["share"] = round(shares[s["name"]], 6)
+        dataset_dir = run.path / "dataset"
+        write_view(dataset_dir, folder, meta, shares)
+    run.update_state(dataset_dir=str(dataset_dir))
     L = project.training.max_seq_length
     run.emit("dataset", cached=cached, seconds=round(time.perf_counter() - t0, 3), fingerprint=folder.name,
              train_tokens=meta["train_tokens"], validation_tokens=meta["validation_tokens"],
@@ -111,7 +144,10 @@ def run_dataset(run: RunDir, project) -> None:
              validation_sequences=(meta["validation_documents"] if project.training.line_by_line
                                    else max(1, meta["validation_tokens"] // L)),
              documents=meta["documents"], corpus_bytes=meta["corpus_bytes"], corpus_files=meta["corpus_files"],
-             invalid_utf8_lines=meta["invalid_utf8_lines"])
+             invalid_utf8_lines=meta["invalid_utf8_lines"], duplicates_dropped=meta["duplicates_dropped"],
+             sources=sources)
+    if meta["duplicates_dropped"]:
+        _log(f"deduplication dropped {meta['duplicates_dropped']:,} duplicate documents")
     if meta["invalid_utf8_lines"]:
         _log(f"warning: {meta['invalid_utf8_lines']} corpus lines had invalid UTF-8 (replaced)")
 
@@ -126,7 +162,8 @@ def run_pretrain(run: RunDir, project) -> None:
     """Start the trainer in this process group and wait for all of it.
 
     Raises:
-        Stopped: the trainer stopped on request (after writing its checkpoint).
+        Stopped: the trainer stopped on request (after writing its checkpoint), or a stop came
+            while it was starting (it exits, interrupted, before training a step).
         LmtuiError: it exited before finishing (:func:`trainer_failure` says why).
     """
     from lmtui.train.launch import launch_command
@@ -136,11 +173,19 @@ def run_pretrain(run: RunDir, project) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     events_start, log_start = _size(run.events_file), _size(run.log_file)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env)
-    code = wait_group(proc, keep_waiting_on=(Stopped,))
+    try:
+        code = wait_group(proc)
+        stop_requested = False
+    except Stopped:  # the signal reached the whole group; wait for the trainer's checkpoint and exit
+        stop_requested = True
+        code = wait_group(proc, keep_waiting_on=(Stopped,))
     session = list(iter_events(run.events_file, events_start))
     end = next((e for e in reversed(session) if e.get("type") == "train_end"), None)
     if end and end.get("status") == "stopped":
         raise Stopped("stop requested")
+    if stop_requested and not pretrain_done(run):  # stopped during start-up, before the first step
+        _log("stopped while the trainer was starting (before its first step; nothing to checkpoint)")
+        raise Stopped("stop requested during start-up")
     if not pretrain_done(run):
         raise trainer_failure(run, code, session, _read_from(run.log_file, log_start))
 

@@ -11,6 +11,12 @@ import pytest
 from support.cli import DATA, lmtui, only_run, wikitext_bert_project
 from support.runs import NOW, PROJECT_TOML, dead_pid, write_run
 
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    # Each worker's training processes take one core's share instead of every core: on the
+    # 2-core CI machine two workers with two OpenMP threads each oversubscribe and crawl.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

@@ -322,18 +322,20 @@ def cmd_compare(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from lmtui.distill.compare import run_retention
     from lmtui.evaluation import results as res
 
-    columns = []
+    columns, retained = [], []  # retained: a distillation's student against its teacher (lmtui.distill.compare)
     for target in args.runs:
         run, _ = resolve_target(target, [], _search_dirs(args))
         if run is None:
             raise RunError(f"project {target} has no run yet", file=target, hint=f"`lmtui run {target}` first")
         columns.extend(res.entries_for(run.path, all_models=args.all))
+        retained.extend((run.run_id, title, text) for title, text in run_retention(run.path))
     titles, rows = res.comparison(columns)
     if args.json:
-        print(json.dumps({"columns": titles, "rows": [{"metric": t, "values": c, "best": b} for t, c, b in rows]},
-                         indent=2))
+        print(json.dumps({"columns": titles, "rows": [{"metric": t, "values": c, "best": b} for t, c, b in rows],
+                          "retention": [{"run": r, "metric": t, "student": x} for r, t, x in retained]}, indent=2))
         return 0
     console = Console(highlight=False)
     if not rows:
@@ -347,6 +349,8 @@ def cmd_compare(args) -> int:
         table.add_row(escape(title), *[f"[bold green]{escape(c)}[/]" if i == best else escape(c)
                                        for i, c in enumerate(cells)])
     console.print(table)
+    for run_id, title, text in retained:
+        console.print(f"{run_id} student: {title}: {text}", markup=False)
     return 0
 
 

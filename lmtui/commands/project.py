@@ -9,7 +9,9 @@ from pathlib import Path
 
 from lmtui.errors import LmtuiError, ProjectError
 from lmtui.fsutil import atomic_write_text
+from lmtui.project.freeze import toml_value
 from lmtui.project.load import load_project, project_text
+from lmtui.project.recipes import resolved_recipe
 from lmtui.project.reference import reference_markdown
 from lmtui.project.template import starter_text
 
@@ -29,6 +31,7 @@ def cmd_new(args) -> int:
 def cmd_check(args) -> int:
     """Check every file given, printing ``FILE: ok`` or its error; 2 when any failed, else 0."""
     from lmtui.project.deep_check import check_device, deep_check
+    from lmtui.project.sample_check import sample_check
 
     failed = 0
     for file in args.files:
@@ -40,14 +43,28 @@ def cmd_check(args) -> int:
                 summary = deep_check(project, text)
             else:
                 check_device(project, text)
+                sample_check(project, text)
         except LmtuiError as exc:
             failed += 1
             print(f"error: {exc.format()}", file=sys.stderr)
             continue
         print(f"{file}: ok" + (f" ({summary})" if summary else ""))
+        print_recipe(project)
     if failed and len(args.files) > 1:
         print(f"{failed} of {len(args.files)} project files have errors", file=sys.stderr)
     return LmtuiError.exit_code if failed else 0
+
+
+def print_recipe(project) -> None:
+    """The resolved ``[training] recipe``: each key it sets, its value and its source (or that the
+    project overrides it); nothing when no recipe is chosen."""
+    tr = project.training
+    rows = resolved_recipe(tr, project.raw.get("training", {}))
+    if rows:
+        print(f"  recipe {tr.recipe}:")
+        width = max(len(k) for k, _, _ in rows)
+        for k, value, origin in rows:
+            print(f"    {k:<{width}} = {toml_value(value):<8} {origin}")
 
 
 def cmd_keys(args) -> int:
@@ -66,8 +83,8 @@ def register(sub) -> None:
                                      "exit code 2 when any is invalid)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--no-deep", dest="deep", action="store_false",
-                   help="skip building the model config (faster; no transformers import; "
-                        "device = \"cuda\" is still checked)")
+                   help="skip building the model config (faster; no transformers import; the device, "
+                        "the folders and a sample of every data file are still checked)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("keys", help="print the reference of every project-file key (markdown)",

@@ -110,6 +110,8 @@ def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Consol
     t = e.get("type")
     if t == "stage" and e["state"] == "start":
         progress.update(task, description=e["stage"], total=None, completed=0, info="")
+    elif t == "dataset_progress":
+        show_data_progress(e, progress, task)
     elif t == "train_start":
         progress.update(task, total=e["max_steps"], completed=e["start_step"])
     elif t == "train":
@@ -151,6 +153,21 @@ def cmd_run(args) -> int:
     return report(run, follow(run, console, offset=launched.offset), console)
 
 
+def data_progress_info(e: dict) -> str:
+    """The numbers of a ``dataset_progress`` event as one short line: MB read (of the total),
+    documents/s, tokens/s, ETA."""
+    total = f"/{e['bytes_total'] / 1e6:,.1f}" if e.get("bytes_total") else ""
+    tokens = f" {e['tokens_per_s']:,.0f} tok/s" if e.get("tokens") else ""
+    return (f"{e['bytes_done'] / 1e6:,.1f}{total} MB {e['docs_per_s']:,.0f} docs/s{tokens}"
+            f" ETA {fmt_clock(e.get('eta_s'))}")
+
+
+def show_data_progress(e: dict, progress: Progress, task) -> None:
+    """Move ``task``'s bar to a ``dataset_progress`` event (bytes read of the total)."""
+    progress.update(task, description=e["phase"], total=e.get("bytes_total") or None,
+                    completed=e["bytes_done"], info=data_progress_info(e))
+
+
 def cmd_prepare(args) -> int:
     from lmtui.data.token_cache import prepare_dataset
     from lmtui.data.tokenizer import prepare_tokenizer
@@ -158,14 +175,31 @@ def cmd_prepare(args) -> int:
     console = Console(highlight=False, soft_wrap=True)
     project = launcher.load_with_overrides(args.project, args.set)
     t0 = time.perf_counter()
-    def log(message: str) -> None:
-        console.print(escape(message))
+    progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                        TextColumn("{task.percentage:>3.0f}%"), TextColumn("{task.fields[info]}"), console=console,
+                        transient=True, disable=not console.is_terminal)
+    task = progress.add_task("reading", total=None, info="")
 
-    folder, cached = prepare_tokenizer(project, log=log)
-    log(f"tokenizer: {folder}{' (cached)' if cached else ''}")
-    data, meta, cached = prepare_dataset(project, folder, log=log)
+    def log(message: str) -> None:
+        progress.console.print(escape(message))
+
+    def report(e: dict) -> None:
+        show_data_progress(e, progress, task)
+        if not console.is_terminal and e.get("final"):
+            log(f"{e['phase']}: {e['documents']:,} documents, {data_progress_info(e)}, in {e['seconds']:.1f} s")
+
+    with progress:
+        folder, cached = prepare_tokenizer(project, log=log, progress=report)
+        log(f"tokenizer: {folder}{' (cached)' if cached else ''}")
+        data, meta, cached = prepare_dataset(project, folder, log=log, progress=report)
     log(f"dataset: {data}{' (cached)' if cached else ''}: {meta['train_tokens']:,} training and "
         f"{meta['validation_tokens']:,} validation tokens; {time.perf_counter() - t0:.2f} s")
+    if len(meta.get("sources", [])) > 1:
+        for s in meta["sources"]:
+            tokens = s["train"]["tokens"]
+            log(f"  source {s['name']}: {tokens[1] - tokens[0]:,} training tokens")
+    if meta.get("duplicates_dropped"):
+        log(f"  deduplication dropped {meta['duplicates_dropped']:,} duplicate documents")
     return 0
 
 

@@ -2,7 +2,12 @@
 
 Sequences:
 - packing (default): the split's token stream cut into blocks of ``max_seq_length`` tokens
-  (documents keep their special tokens; no padding; the ``group_texts`` of run_mlm.py).
+  (documents keep their special tokens; no padding; the ``group_texts`` of run_mlm.py). With
+  ``packing="concat"`` the documents of a block attend to each other; with ``"document"`` each
+  block also carries its segment ids (:meth:`Sequences.segment_ids`), and the model attends
+  within each document only, positions restarting at each (the packing of Krell et al. 2021,
+  "Efficient Sequence Packing without Cross-contamination", and of ModernBERT). A document cut
+  by a block boundary continues in the next block as a document of its own.
 - line_by_line: one sequence per document, truncated to ``max_seq_length`` (the last kept
   token replaced by the end token), never padded to ``max_seq_length``: a training
   micro-batch is masked as a whole, then its sequences, sorted by length, are cut into
@@ -42,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from lmtui.data.mixture import Mixture
 from lmtui.data.token_cache import TokenCache
 
 IGNORE_INDEX = -100
@@ -102,13 +108,18 @@ def mask_tokens(ids: np.ndarray, valid: np.ndarray, cfg: MaskingConfig, rng: np.
 
 
 class Sequences:
-    """The sequences of one split: packed blocks or truncated documents."""
+    """The sequences of one split: packed blocks or truncated documents.
 
-    def __init__(self, cache: TokenCache, max_seq_length: int, line_by_line: bool, end_token_id: int):
+    ``packing`` ("concat" or "document") says whether packed blocks carry their document
+    boundaries (:meth:`segment_ids`); it has no effect with ``line_by_line``."""
+
+    def __init__(self, cache: TokenCache, max_seq_length: int, line_by_line: bool, end_token_id: int,
+                 packing: str = "concat"):
         self.cache = cache
         self.length = max_seq_length
         self.line_by_line = line_by_line
         self.end_token_id = end_token_id
+        self.documents = packing == "document" and not line_by_line
 
     def __len__(self) -> int:
         if self.line_by_line:
@@ -124,6 +135,19 @@ class Sequences:
         if end - start > self.length:
             seq[-1] = self.end_token_id
         return seq
+
+    def segment_ids(self, indices) -> np.ndarray | None:
+        """With document packing, the segment ids of the packed blocks ``indices``: int64
+        (len(indices), block length), 1 for the block's first document (or the rest of one cut
+        by the block's start), 2 for the next, ...; None without document packing."""
+        if not self.documents:
+            return None
+        rows = []
+        for i in indices:
+            at = np.arange(i * self.length, min((i + 1) * self.length, self.cache.num_tokens))
+            doc = np.searchsorted(np.asarray(self.cache.offsets), at, side="right")
+            rows.append(doc - doc[0] + 1)
+        return np.stack(rows).astype(np.int64)
 
 
 def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int = 8, *,
@@ -149,22 +173,32 @@ def collate(seqs: list[np.ndarray], pad_token_id: int, pad_to_multiple_of: int =
     return ids, valid
 
 
-def masked_tensors(inputs: np.ndarray, labels: np.ndarray, valid: np.ndarray | None) -> dict:
+def masked_tensors(inputs: np.ndarray, labels: np.ndarray, valid: np.ndarray | None,
+                   segments: np.ndarray | None = None) -> dict:
     """A masked micro-batch as tensors.
 
     Args:
         inputs, labels: int64 (B, T), as :func:`mask_tokens` returns them.
         valid: bool (B, T), False on padding; None when nothing is padded.
+        segments: int64 (B, T) segment ids of packed documents (:meth:`Sequences.segment_ids`;
+            0 on padding), or None.
 
     Returns:
-        input_ids, labels (B, T) int64; attention_mask (B, T) int64 or None; positions (n,)
+        input_ids, labels (B, T) int64; attention_mask (B, T) int64 or None: the segment ids
+        when ``segments`` is given (a 0/1 padding mask is the case of one document a row, and
+        :class:`lmtui.train.model.MaskedLMObjective` with ``documents`` reads it so), else 1 on
+        real tokens and 0 on padding; positions (n,)
         int64, the flat indices (row * T + column) of the n selected tokens, and targets (n,)
         their original ids, so the trainer gathers masked rows without a device-to-host sync;
         num_tokens, the real (non-padding) tokens of the batch.
     """
     positions = np.flatnonzero(labels != IGNORE_INDEX)
+    if segments is not None:
+        mask = segments if valid is None else np.where(valid, segments, 0)
+    else:
+        mask = None if valid is None else valid.astype(np.int64)
     return {"input_ids": torch.from_numpy(inputs), "labels": torch.from_numpy(labels),
-            "attention_mask": None if valid is None else torch.from_numpy(valid.astype(np.int64)),
+            "attention_mask": None if mask is None else torch.from_numpy(np.ascontiguousarray(mask)),
             "positions": torch.from_numpy(positions), "targets": torch.from_numpy(labels.ravel()[positions]),
             "num_tokens": int(inputs.size if valid is None else valid.sum())}
 
@@ -207,7 +241,10 @@ class TrainStream(torch.utils.data.Dataset):
     """Micro-batches of one rank, indexed by micro-batch number (map-style, for DataLoader workers).
 
     Micro-batch ``j`` of rank ``r`` covers stream positions
-    ``step*B + r*(B/world) + k*micro`` for ``step, k = divmod(j, accumulation)``.
+    ``step*B + r*(B/world) + k*micro`` for ``step, k = divmod(j, accumulation)``. Over a mixture
+    of sources (a cache whose ``sources`` lists two or more), position ``q`` draws the sequence
+    :meth:`lmtui.data.mixture.Mixture.sequence` gives; else the sequences of epoch ``q // n``
+    come in a permutation seeded with ``seed + epoch``.
     """
 
     def __init__(self, sequences: Sequences, cfg: MaskingConfig, *, seed: int, batch_size: int,
@@ -223,6 +260,7 @@ class TrainStream(torch.utils.data.Dataset):
         self.accumulation = batch_size // (micro_batch_size * world_size)
         self._perm_epoch = -1
         self._perm = None
+        self.mixture = Mixture(sequences, seed) if getattr(sequences.cache, "sources", None) else None
 
     def __len__(self) -> int:  # endless stream; the trainer stops by step count
         return 2 ** 62
@@ -233,6 +271,13 @@ class TrainStream(torch.utils.data.Dataset):
             self._perm_epoch = epoch
         return self._perm
 
+    def sequence(self, q: int) -> int:
+        """The index of the sequence at stream position ``q``."""
+        if self.mixture is not None:
+            return self.mixture.sequence(q)
+        epoch, i = divmod(q, len(self.seqs))
+        return int(self._permutation(epoch)[i])
+
     def positions(self, j: int) -> range:
         step, k = divmod(j, self.accumulation)
         start = step * self.batch_size + self.rank * (self.batch_size // self.world) + k * self.micro
@@ -241,17 +286,16 @@ class TrainStream(torch.utils.data.Dataset):
     def __getitem__(self, j: int) -> dict:
         """Micro-batch ``j``: ``chunks`` (dicts as :func:`masked_tensors` returns, one forward pass
         each), ``num_tokens`` (real tokens) and ``num_targets`` (masked tokens) of all chunks."""
-        n = len(self.seqs)
-        seqs = []
+        seqs, picked = [], []
         for q in self.positions(j):
-            epoch, i = divmod(q, n)
-            seqs.append(self.seqs.get(int(self._permutation(epoch)[i])))
+            picked.append(self.sequence(q))
+            seqs.append(self.seqs.get(picked[-1]))
         ids, valid = collate(seqs, self.cfg.pad_token_id, max_length=self.seqs.length)
         rng = np.random.default_rng([self.seed, self.positions(j).start])
         inputs, labels = mask_tokens(ids, valid if valid is not None else np.ones(ids.shape, dtype=bool), self.cfg,
                                      rng)
         if valid is None:
-            chunks = [masked_tensors(inputs, labels, None)]
+            chunks = [masked_tensors(inputs, labels, None, self.seqs.segment_ids(picked))]
         else:
             lengths = valid.sum(axis=1)
             chunks = []
@@ -269,8 +313,9 @@ def eval_batches(sequences: Sequences, cfg: MaskingConfig, *, micro_batch_size: 
     """Fixed-mask micro-batches of held-out sequences, as :func:`masked_tensors` returns them.
 
     Args:
-        sequences: anything with ``len``, ``get(i)`` (int64 ids) and ``length`` (the longest
-            allowed, the model's positions), e.g. :class:`Sequences`.
+        sequences: anything with ``len``, ``get(i)`` (int64 ids), ``segment_ids(indices)`` (None,
+            or the document segments of packed blocks) and ``length`` (the longest allowed, the
+            model's positions), e.g. :class:`Sequences`.
         max_samples: score the first ``max_samples`` sequences (all when 0).
         rank, world_size: rank ``r`` takes the micro-batches starting at ``r * micro_batch_size``,
             every ``micro_batch_size * world_size`` sequences.
@@ -287,4 +332,4 @@ def eval_batches(sequences: Sequences, cfg: MaskingConfig, *, micro_batch_size: 
             masked.append((inputs[0], labels[0]))
         inputs, valid = collate([m[0] for m in masked], cfg.pad_token_id, max_length=sequences.length)
         labels, _ = collate([m[1] for m in masked], IGNORE_INDEX, max_length=sequences.length)
-        yield masked_tensors(inputs, labels, valid)
+        yield masked_tensors(inputs, labels, valid, sequences.segment_ids(range(start, start + len(masked))))

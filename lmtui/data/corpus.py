@@ -1,20 +1,24 @@
 """Corpus files: resolve paths, globs and folders, and read them as documents.
 
-Plain text (any extension, gzip-compressed or not) is read one document per line or one per
-blank-line-separated paragraph; JSON Lines, CSV/TSV and Parquet files give the text of one
-named column per row. Empty documents are skipped; bytes that are not valid UTF-8 are
-replaced (U+FFFD) and counted, never fatal.
+Plain text (any extension; gzip- or zstd-compressed too, ``.gz``/``.zst``) is read one document
+per line or one per blank-line-separated paragraph; JSON Lines, CSV/TSV and Parquet files give
+the text of one named column per row (CSV/TSV dialects: :class:`CsvDialect`); CoNLL-U files give
+their ``# text = `` sentences. Empty documents are skipped; bytes that are not valid
+UTF-8 are replaced (U+FFFD) and counted, never fatal. Everything is read as a stream, in blocks
+of :data:`CHUNK_BYTES`; :class:`CorpusStats` counts the bytes read on disk as it goes (the
+progress of :mod:`lmtui.data.stream`). Hugging Face datasets are read streaming too
+(:func:`hub_documents`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import fnmatch
 import glob
 import gzip
 import json
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -22,17 +26,24 @@ from typing import Iterable, Iterator
 from lmtui.errors import CorpusError
 from lmtui.project.paths import expand_placeholders
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 1 << 20
+COMPRESSED = (".gz", ".zst")
 
 
 @dataclass
 class CorpusStats:
-    """Counts gathered while reading: files, bytes, documents, lines with invalid UTF-8."""
+    """Counts gathered while reading: files, bytes of text, documents, lines with invalid UTF-8.
+
+    ``disk_bytes`` is the bytes read from disk so far (compressed bytes for .gz/.zst files), the
+    progress against the files' total size; ``disk_done`` the sizes of the files finished.
+    """
 
     files: list = field(default_factory=list)
     bytes: int = 0
     documents: int = 0
     invalid_utf8_lines: int = 0
+    disk_bytes: int = 0
+    disk_done: int = 0
 
 
 def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | None = None,
@@ -48,6 +59,7 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
         CorpusError: a pattern matches nothing, or a matched file is empty.
     """
     out: list[Path] = []
+    seen: set[Path] = set()
     for pattern in patterns:
         expanded = os.path.expanduser(expand_placeholders(pattern))
         full = expanded if os.path.isabs(expanded) else os.path.join(str(base), expanded)
@@ -67,7 +79,8 @@ def resolve_files(patterns: list[str], base: str | os.PathLike, *, file: str | N
                 raise CorpusError(f"corpus file {str(p)!r} is empty", file=file, key=key, line=line,
                                   hint="remove it from the list or give a file with text")
             p = p.resolve()
-            if p not in out:
+            if p not in seen:
+                seen.add(p)
                 out.append(p)
     return out
 
@@ -115,37 +128,82 @@ def file_format(path: Path, fmt: str) -> str:
     if fmt != "auto":
         return fmt
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in COMPRESSED:
         suffixes = suffixes[:-1]
     ext = suffixes[-1] if suffixes else ""
     if ext == ".py":
         return "python"
     return {".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
-            ".parquet": "parquet"}.get(ext, "text")
+            ".parquet": "parquet", ".conllu": "conllu"}.get(ext, "text")
 
 
 def _open_binary(path: Path):
-    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    """``(decompressed stream, raw file)`` of ``path``: gzip, zstd (the `zstandard` package) or plain.
+
+    Raises:
+        CorpusError: a .zst file without `zstandard` installed.
+    """
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise CorpusError(f"cannot open {path.name}: {exc.strerror or exc}", file=str(path),
+                          hint="check that the file exists and is readable (nothing was published)") from None
+    suffix = path.suffix.lower()
+    if suffix == ".gz":
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    if suffix == ".zst":
+        try:
+            import zstandard
+        except ImportError:
+            raw.close()
+            raise CorpusError("reading .zst files needs the zstandard package", file=str(path),
+                              hint="pip install zstandard") from None
+        return zstandard.ZstdDecompressor().stream_reader(raw), raw
+    return raw, raw
 
 
 def _decoded_lines(path: Path, stats: CorpusStats) -> Iterator[str]:
-    """Lines of ``path`` without line endings, invalid UTF-8 replaced and counted."""
-    with _open_binary(path) as fh:
-        rest = b""
+    """Lines of ``path`` without line endings, invalid UTF-8 replaced and counted, a UTF-8 byte
+    order mark at the start of the file dropped (Windows editors write one; kept, it would become
+    tokens of the first document).
+
+    ``stats.disk_bytes`` follows the lines: the on-disk position of a block of lines is spread
+    over them in proportion to their length (exact for plain ASCII, close otherwise).
+
+    Raises:
+        CorpusError: the file cannot be read (or decompressed), naming it.
+    """
+    fh, raw = _open_binary(path)
+    with raw, fh:
+        rest, first = b"", True
         while True:
-            chunk = fh.read(CHUNK_BYTES)
+            before = raw.tell()
+            try:
+                chunk = fh.read(CHUNK_BYTES)
+            except Exception as exc:  # OSError, gzip.BadGzipFile, EOFError, zstandard.ZstdError
+                raise CorpusError(f"cannot read {path.name}: {type(exc).__name__}: {exc}", file=str(path),
+                                  hint="fix or remove this file (nothing was published)") from None
             if not chunk:
                 break
             stats.bytes += len(chunk)
+            if first and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8):]
+            first = False
             data = rest + chunk
             cut = data.rfind(b"\n")
             if cut < 0:
                 rest = data
                 continue
             rest = data[cut + 1:]
-            yield from _decode_block(data[:cut], stats)
+            position = float(stats.disk_done + before)
+            scale = (raw.tell() - before) / max(cut + 1, 1)
+            for line in _decode_block(data[:cut], stats):
+                position += (len(line) + 1) * scale
+                stats.disk_bytes = int(position)
+                yield line
         if rest:
             yield from _decode_block(rest, stats)
+        stats.disk_bytes = stats.disk_done + raw.tell()
 
 
 def _decode_block(block: bytes, stats: CorpusStats) -> Iterator[str]:
@@ -226,16 +284,87 @@ def _jsonl_documents(path: Path, column: str, stats: CorpusStats) -> Iterator[st
             yield row[column].strip()
 
 
-def _csv_documents(path: Path, column: str, delimiter: str, stats: CorpusStats) -> Iterator[str]:
-    lines = _decoded_lines(path, stats)
-    reader = csv.DictReader(lines, delimiter=delimiter)
-    if reader.fieldnames is None or column not in reader.fieldnames:
-        raise CorpusError(f"no column {column!r} in the header {reader.fieldnames}", file=str(path), line=1,
-                          key="corpus.text_column", hint="set [corpus] text_column to one of the header's columns")
+@dataclass(frozen=True)
+class CsvDialect:
+    """How CSV/TSV files are read, from the [corpus] ``csv_*`` keys: ``delimiter`` (one character;
+    "" for the format's own, ``,`` or a tab), ``quotechar``, ``header`` (the first row names the
+    columns, ``text_column`` picks one) and ``column`` (the 0-based text column without a header)."""
+
+    delimiter: str = ""
+    quotechar: str = '"'
+    header: bool = True
+    column: int = 0
+
+    @classmethod
+    def of(cls, corpus) -> "CsvDialect":
+        """The dialect of a project's [corpus] section."""
+        return cls(corpus.csv_delimiter, corpus.csv_quotechar, corpus.csv_header, corpus.csv_column)
+
+
+DIALECT_HINT = ("a file with another separator, quote or no header row is read with [corpus] csv_delimiter "
+                "(e.g. \";\"), csv_quotechar (e.g. \"'\") and csv_header = false with csv_column (the text's "
+                "0-based column number)")
+
+
+def _csv_documents(path: Path, column: str, delimiter: str, stats: CorpusStats,
+                   dialect: CsvDialect = CsvDialect()) -> Iterator[str]:
+    """The text column of each row of a CSV/TSV file, read by the standard ``csv`` module with
+    ``dialect`` (``delimiter``: the format's separator when the dialect names none).
+
+    Raises:
+        CorpusError: a separator or quote that is not one character, no ``column`` in the
+            header, or a row without the text column (naming the file, the key and the line).
+    """
+    lines = (line + "\n" for line in _decoded_lines(path, stats))  # quoted fields may hold line breaks
+    try:
+        reader = csv.reader(lines, delimiter=dialect.delimiter or delimiter, quotechar=dialect.quotechar)
+    except TypeError as exc:
+        key = "corpus.csv_quotechar" if "quotechar" in str(exc) else "corpus.csv_delimiter"
+        raise CorpusError(f"{key.split('.')[1]} must be one character", file=str(path), key=key,
+                          hint="write one character, e.g. \";\" or \"\\t\"") from None
+    index = dialect.column
+    if dialect.header:
+        names = next(reader, None)
+        if names is None or column not in names:
+            shown = [n if len(n) <= 40 else n[:37] + "..." for n in (names or [])[:6]]
+            raise CorpusError(f"no column {column!r} in the header {shown}", file=str(path), line=1,
+                              key="corpus.text_column",
+                              hint=f"set [corpus] text_column to one of the header's columns; {DIALECT_HINT}")
+        index = names.index(column)
     for row in reader:
-        value = row.get(column)
-        if value and value.strip():
+        if not row:
+            continue
+        if index >= len(row):
+            raise CorpusError(f"row {reader.line_num} has {len(row)} field(s), no column {index}", file=str(path),
+                              line=reader.line_num, key="corpus.csv_column" if not dialect.header else
+                              "corpus.text_column", hint=DIALECT_HINT)
+        value = row[index]
+        if value.strip():
             yield value.strip()
+
+
+def _conllu_documents(path: Path, delimiter: str, stats: CorpusStats) -> Iterator[str]:
+    """The sentences of a CoNLL-U file (Universal Dependencies), from their ``# text = `` comments.
+
+    ``line``: one document per sentence; ``blank_line``: the sentences between ``# newdoc`` (or
+    ``# newpar``) comments joined into one document (the whole file when it has none).
+    Format: https://universaldependencies.org/format.html
+    """
+    group: list[str] = []
+    for line in _decoded_lines(path, stats):
+        if line.startswith("# text ="):
+            sentence = line[len("# text ="):].strip()
+            if not sentence:
+                continue
+            if delimiter == "line":
+                yield sentence
+            else:
+                group.append(sentence)
+        elif delimiter != "line" and line.startswith(("# newdoc", "# newpar")) and group:
+            yield " ".join(group)
+            group = []
+    if group:
+        yield " ".join(group)
 
 
 def _parquet_documents(path: Path, column: str, stats: CorpusStats) -> Iterator[str]:
@@ -254,7 +383,8 @@ def _parquet_documents(path: Path, column: str, stats: CorpusStats) -> Iterator[
 
 
 def read_documents(paths: Iterable[Path], *, fmt: str = "auto", text_column: str = "text",
-                   delimiter: str = "line", stats: CorpusStats | None = None) -> Iterator[str]:
+                   delimiter: str = "line", stats: CorpusStats | None = None,
+                   csv_dialect: CsvDialect = CsvDialect()) -> Iterator[str]:
     """Yield the non-empty documents of ``paths`` in file order.
 
     Raises:
@@ -271,34 +401,65 @@ def read_documents(paths: Iterable[Path], *, fmt: str = "auto", text_column: str
         elif kind == "python":
             docs = _python_documents(path, delimiter, stats)
         elif kind in ("csv", "tsv"):
-            docs = _csv_documents(path, text_column, "\t" if kind == "tsv" else ",", stats)
+            docs = _csv_documents(path, text_column, "\t" if kind == "tsv" else ",", stats, csv_dialect)
+        elif kind == "conllu":
+            docs = _conllu_documents(path, delimiter, stats)
         else:
             docs = _parquet_documents(path, text_column, stats)
         for doc in docs:
             stats.documents += 1
             yield doc
+        stats.disk_done += _size(path)
+        stats.disk_bytes = stats.disk_done
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def hub_documents(name: str, config: str, split: str, text_column: str, stats: CorpusStats,
-                  file: str | None = None) -> Iterator[str]:
-    """Documents of a Hugging Face dataset (needs the internet or a local ``datasets`` cache).
+                  file: str | None = None, *, data_files: list | None = None,
+                  key: str = "corpus.hf_dataset") -> Iterator[str]:
+    """Documents of a Hugging Face dataset, streamed (``load_dataset(..., streaming=True)``).
+
+    A Hub dataset needs the internet (or a local ``datasets`` cache); a packaged builder with
+    local ``data_files`` (``json``, ``text``, ``parquet``, ``csv``) reads them offline through the
+    same code. Rows are read one at a time, so memory does not grow with the dataset.
 
     Raises:
-        CorpusError: the dataset cannot be loaded (offline, unknown name) or lacks ``text_column``.
+        CorpusError: the dataset cannot be reached or loaded (offline, unknown name), fails while
+            streaming, or a row lacks ``text_column``.
     """
     import datasets
 
+    where = f"{name}" + (f" ({config})" if config else "")
+    hint = ("a Hub dataset needs the internet (or a local datasets cache): check the name and the connection, "
+            "or read local files with train_files or hf_data_files")
     try:
-        ds = datasets.load_dataset(name, config or None, split=split)
-    except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFoundError, ...)
-        raise CorpusError(f"cannot load Hugging Face dataset {name!r}: {type(exc).__name__}: {exc}",
-                          file=file, key="corpus.hf_dataset",
-                          hint="this needs the internet (or a local datasets cache); offline, use train_files") from None
-    if text_column not in ds.column_names:
-        raise CorpusError(f"dataset {name!r} has no column {text_column!r} (columns: {ds.column_names})",
-                          file=file, key="corpus.text_column", hint="set [corpus] text_column")
+        ds = datasets.load_dataset(name, config or None, split=split, streaming=True,
+                                   data_files=[str(f) for f in data_files] if data_files else None)
+    except Exception as exc:  # datasets raises many types (ConnectionError, FileNotFoundError, DatasetNotFoundError)
+        raise CorpusError(f"cannot load Hugging Face dataset {where}: {type(exc).__name__}: {exc}",
+                          file=file, key=key, hint=hint) from None
     stats.files.append(f"hf://{name}/{config}/{split}")
-    for value in ds[text_column]:
+    rows = iter(ds)
+    number = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except Exception as exc:
+            raise CorpusError(f"cannot read Hugging Face dataset {where} at row {number}: {type(exc).__name__}: "
+                              f"{exc}", file=file, key=key, hint=hint) from None
+        number += 1
+        if text_column not in row:
+            raise CorpusError(f"dataset {where} has no column {text_column!r} (columns: {', '.join(row)})",
+                              file=file, key=key.rsplit(".", 1)[0] + ".text_column", hint="set text_column")
+        value = row[text_column]
         if isinstance(value, str) and value.strip():
             stats.documents += 1
             stats.bytes += len(value.encode("utf-8"))
@@ -306,74 +467,89 @@ def hub_documents(name: str, config: str, split: str, text_column: str, stats: C
 
 
 def split_documents(docs: Iterable[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Assign each document to validation with probability ``fraction`` (seeded), else to training.
+    """The in-memory form of the validation rule of :mod:`lmtui.data.stream`: document ``i`` goes to
+    validation when :func:`lmtui.data.stream.is_validation` says so for (``seed``, ``i``).
 
-    At least one document goes to each side when there are two or more documents.
+    At least one document goes to each side when there are two or more documents (the one
+    whose hash is the lowest moves to validation, the highest to training).
     """
-    rng = random.Random(seed)
-    train, valid = [], []
-    for doc in docs:
-        (valid if rng.random() < fraction else train).append(doc)
-    if fraction > 0 and not valid and len(train) > 1:
-        valid.append(train.pop(rng.randrange(len(train))))
-    if not train and len(valid) > 1:
-        train.append(valid.pop())
+    from lmtui.data.stream import split_hash
+
+    docs = list(docs)
+    hashes = [split_hash(seed, "", i) for i in range(len(docs))]
+    valid_mask = [h < fraction for h in hashes]
+    if fraction > 0 and not any(valid_mask) and len(docs) > 1:
+        valid_mask[min(range(len(docs)), key=hashes.__getitem__)] = True
+    if all(valid_mask) and len(docs) > 1:
+        valid_mask[max(range(len(docs)), key=hashes.__getitem__)] = False
+    train = [d for d, v in zip(docs, valid_mask) if not v]
+    valid = [d for d, v in zip(docs, valid_mask) if v]
     return train, valid
 
 
 def corpus_files(project) -> tuple[list[Path], list[Path]]:
-    """Resolved (training files, validation files) of a project's [corpus] section."""
-    from lmtui.project.paths import project_dir
+    """Resolved (training files, validation files) of a project's corpus, every source's together."""
+    from lmtui.data.sources import project_sources
 
-    c = project.corpus
-    base = project_dir(project)
-    train = resolve_files(c.train_files, base, file=project.path, key="corpus.train_files") if c.train_files else []
-    valid = resolve_files(c.validation_files, base, file=project.path,
-                          key="corpus.validation_files") if c.validation_files else []
-    return train, valid
+    sources = project_sources(project)
+    return ([Path(p) for s in sources for p in s.files + s.hf_data_files],
+            [Path(p) for s in sources for p in s.validation_files])
 
 
 def corpus_fingerprint(project, cache_dir: str) -> str:
-    """Fingerprint of the corpus contents and every [corpus] setting that changes the documents."""
+    """Fingerprint of the corpus contents and every [corpus] setting that changes the documents.
+
+    Covers each source's files (contents, in sorted order), reading settings and Hub dataset
+    name; not the weights, which change the training order, not the documents.
+    """
     from dataclasses import asdict
 
     from lmtui.data.fingerprint import digest_bytes, files_digest
+    from lmtui.data.sources import project_sources
 
-    train, valid = corpus_files(project)
-    settings = asdict(project.corpus)
-    settings.pop("train_files")
-    settings.pop("validation_files")
-    return digest_bytes("corpus-v1", files_digest(train, cache_dir), files_digest(valid, cache_dir), settings)
+    parts = []
+    for s in project_sources(project):
+        settings = asdict(s)
+        for k in ("files", "validation_files", "hf_data_files", "weight", "epochs"):
+            settings.pop(k)
+        parts.append([settings, files_digest(s.files, cache_dir), files_digest(s.validation_files, cache_dir),
+                      files_digest(s.hf_data_files, cache_dir)])
+    c = project.corpus
+    return digest_bytes("corpus-v2", parts, c.validation_split, c.split_seed, c.max_documents, c.deduplicate,
+                        asdict(CsvDialect.of(c)))
 
 
 def corpus_documents(project, stats: CorpusStats | None = None) -> tuple[list[str], list[str]]:
-    """The project's (training documents, validation documents).
-
-    Validation documents come from validation_files, else from a seeded random split of the
-    training documents (``validation_split``, ``split_seed``). ``max_documents`` caps training.
+    """The project's (training documents, validation documents) as lists, for small corpora and
+    tests (the pipeline itself streams them, :class:`lmtui.data.stream.CorpusStream`).
 
     Raises:
         CorpusError: files missing or unreadable, no documents at all, or no validation documents.
     """
-    c = project.corpus
-    stats = stats if stats is not None else CorpusStats()
-    train_files, valid_files = corpus_files(project)
-    read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter, stats=stats)
-    if c.hf_dataset:
-        docs = hub_documents(c.hf_dataset, c.hf_dataset_config, c.hf_split, c.text_column, stats, project.path)
-    else:
-        docs = read_documents(train_files, **read)
-    if valid_files:
-        train = list(docs)
-        valid = list(read_documents(valid_files, **read))
-    else:
-        train, valid = split_documents(docs, c.validation_split, c.split_seed)
-    if c.max_documents:
-        train = train[: c.max_documents]
-    if not train:
-        raise CorpusError("the training corpus has no text (every document is empty)", file=project.path,
-                          key="corpus.train_files", hint="point train_files at files with text")
-    if not valid:
-        raise CorpusError("no validation documents", file=project.path, key="corpus.validation_split",
-                          hint="give validation_files, or a validation_split above 0 with more than one document")
-    return train, valid
+    return _split_lists(project, stats, keep_train=True)
+
+
+def validation_documents(project) -> list[str]:
+    """The project's validation documents, read from a stream that holds no training document.
+
+    Raises:
+        CorpusError: as :func:`corpus_documents`.
+    """
+    return _split_lists(project, None, keep_train=False)[1]
+
+
+def _split_lists(project, stats: CorpusStats | None, *, keep_train: bool) -> tuple[list[str], list[str]]:
+    from lmtui.data.stream import CorpusStream
+
+    flips: frozenset = frozenset()
+    while True:
+        stream = CorpusStream(project, stats=stats if not flips else None, flips=flips)
+        train, valid = [], []
+        for doc in stream.documents():
+            if doc.validation:
+                valid.append(doc.text)
+            elif keep_train:
+                train.append(doc.text)
+        flips = flips or stream.fallback_flips()
+        if flips == stream.flips:
+            return train, valid

@@ -31,6 +31,12 @@ def file_digest(path: Path) -> str:
 
 def files_digest(paths: list[Path], cache_dir: str | os.PathLike) -> str:
     """One digest over the contents of ``paths`` (in order), memoised per file in the cache folder."""
+    return digest_bytes(file_digests(paths, cache_dir))
+
+
+def file_digests(paths: list[Path], cache_dir: str | os.PathLike) -> list[str]:
+    """The content digest of each of ``paths``, memoised in ``<cache_dir>/digests.json`` under
+    (size, mtime_ns, inode), so an unchanged file is not read again."""
     memo_path = Path(cache_dir) / "digests.json"
     try:
         memo = json.loads(memo_path.read_text())
@@ -49,4 +55,4 @@ def files_digest(paths: list[Path], cache_dir: str | os.PathLike) -> str:
         digests.append(entry["digest"])
     if changed:
         atomic_write_json(memo_path, memo)
-    return digest_bytes(digests)
+    return digests

@@ -1,4 +1,4 @@
-"""The dataset stage: tokenize the corpus once into a memory-mapped token cache.
+"""The dataset stage: tokenize the corpus once into a memory-mapped token cache, streaming.
 
 Cache folder ``<cache_dir>/datasets/<fingerprint>/``::
 
@@ -6,29 +6,49 @@ Cache folder ``<cache_dir>/datasets/<fingerprint>/``::
                                 vocabulary fits, else uint32); each document carries its
                                 special tokens (<s> ... </s> or [CLS] ... [SEP])
     train.idx, validation.idx   int64 document start offsets, n_documents + 1 entries
-    meta.json                   counts, dtype, byte sizes and BLAKE2b digests of the four files
+    meta.json                   counts, dtype, byte sizes and BLAKE2b digests of the four files,
+                                and per source (a mixture) its document and token ranges
+
+The documents come from :class:`lmtui.data.stream.CorpusStream` in batches of at most
+:data:`ENCODE_BATCH` documents or :data:`BATCH_BYTES` of text (or one shard's), encoded by `tokenizers`'
+``encode_batch_fast`` (multi-threaded: all cores) and appended to the current shard of the
+build (:mod:`lmtui.data.shards`); a shard ends after the batch that brings it to
+:data:`SHARD_BYTES` of text. Memory is bounded by the batch and the offsets of one shard, not by
+the corpus. A killed build resumes at its first unfinished shard (the stream is read again up
+to there, without encoding). When every shard is done, they are concatenated into the four
+files of a temporary folder, digested, and renamed into place; so a resumed build gives the
+same bytes as one built in one go.
 
 The fingerprint covers the corpus contents, the [corpus] settings and the exact tokenizer
-(its tokenizer.json bytes). The cache is written to a temporary folder and renamed; on load
-its sizes and digests are checked, and a truncated or corrupted cache is rebuilt, never used.
-Tokenization uses all cores (`tokenizers` batch encoding is multi-threaded).
+(its tokenizer.json bytes). On load the sizes and digests are checked (digests remembered
+under size, mtime and inode, so a cached start costs no reading), and a truncated or
+overwritten cache is rebuilt, never used.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from itertools import chain
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from lmtui.data.corpus import CorpusStats, corpus_documents, corpus_fingerprint
-from lmtui.data.fingerprint import digest_bytes, file_digest
+from lmtui.data.corpus import CorpusStats, corpus_fingerprint
+from lmtui.data.fingerprint import digest_bytes, file_digest, file_digests
+from lmtui.data.progress import ProgressMeter
+from lmtui.data.shards import ShardBuild, clean_stale, mark_owner
+from lmtui.data.stream import CorpusStream
+from lmtui.errors import CorpusError
 from lmtui.fsutil import atomic_folder, atomic_write_json
 from lmtui.project.paths import cache_dir
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ENCODE_BATCH = 4096
+BATCH_BYTES = 4 << 20
+SHARD_BYTES = 64 << 20
 SPLITS = ("train", "validation")
 
 
@@ -39,18 +59,15 @@ def dataset_fingerprint(project, tokenizer_dir: Path) -> str:
 
 
 def _write_split(documents: list[str], tokenizer, bin_path: Path, idx_path: Path, dtype) -> int:
-    """Tokenize ``documents`` (with special tokens) into ``bin_path``/``idx_path``; returns tokens written."""
+    """Tokenize in-memory ``documents`` (with special tokens) into ``bin_path``/``idx_path``, laid out
+    as one split of the cache; returns tokens written (the evaluation's small held-out sets)."""
     offsets = [0]
     total = 0
-    backend = tokenizer.backend_tokenizer
     with open(bin_path, "wb") as out:
         for start in range(0, len(documents), ENCODE_BATCH):
-            # encode_batch_fast: the same ids without character offsets, about 25% faster
-            ids = [e.ids for e in backend.encode_batch_fast(documents[start:start + ENCODE_BATCH],
-                                                            add_special_tokens=True)]
+            ids = _encode(tokenizer, documents[start:start + ENCODE_BATCH])
             lengths = [len(x) for x in ids]
-            flat = np.fromiter((i for x in ids for i in x), dtype=dtype, count=sum(lengths))
-            out.write(flat.tobytes())
+            out.write(np.fromiter(chain.from_iterable(ids), dtype=dtype, count=sum(lengths)).tobytes())
             for n in lengths:
                 total += n
                 offsets.append(total)
@@ -58,52 +75,210 @@ def _write_split(documents: list[str], tokenizer, bin_path: Path, idx_path: Path
     return total
 
 
-def verify_cache(folder: Path) -> dict | None:
-    """The cache's meta.json if every file has its recorded size and digest, else None."""
+def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
+    # encode_batch_fast: the same ids as encode_batch without character offsets, about 25% faster
+    return [e.ids for e in tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=True)]
+
+
+def verify_cache(folder: Path, memo_dir: Path | None = None) -> dict | None:
+    """The cache's meta.json if every file has its recorded size and digest, else None.
+
+    With ``memo_dir``, digests come from :func:`lmtui.data.fingerprint.file_digests` (remembered
+    under size, mtime and inode), so a cached start does not re-read gigabytes of tokens; a file
+    written since (truncated, overwritten) is hashed again.
+    """
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("version") != CACHE_VERSION:
             return None
         for name, info in meta["files"].items():
             p = folder / name
-            if p.stat().st_size != info["bytes"] or file_digest(p) != info["digest"]:
+            if p.stat().st_size != info["bytes"]:
+                return None
+            digest = file_digests([p], memo_dir)[0] if memo_dir is not None else file_digest(p)
+            if digest != info["digest"]:
                 return None
         return meta
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def build_cache(project, tokenizer_dir: Path, folder: Path, log=print) -> dict:
-    """Tokenize the project's corpus into ``folder`` (atomically); returns the meta dict."""
-    from transformers import AutoTokenizer
+class _Shard:
+    """The four open files of the shard being written, and its counts per source and split."""
 
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    stats = CorpusStats()
-    train, valid = corpus_documents(project, stats)
-    dtype = np.uint16 if len(tokenizer) <= 65535 else np.uint32
+    def __init__(self, build: ShardBuild, n_sources: int):
+        self.build = build
+        self.number = len(build.shards)
+        self.files = {f"{split}.{ext}": open(build.shard_path(self.number, f"{split}.{ext}"), "wb")
+                      for split in SPLITS for ext in ("bin", "len")}
+        self.counts = [[0, 0, 0, 0] for _ in range(n_sources)]  # train docs, train tokens, valid docs, valid tokens
+        self.documents = 0
+        self.text_bytes = 0
+
+    def add(self, docs: list, ids: list[list[int]], dtype) -> int:
+        """Append encoded ``docs``; returns their tokens."""
+        for side, split in enumerate(SPLITS):
+            rows = [(d, x) for d, x in zip(docs, ids) if d.validation == bool(side)]
+            if not rows:
+                continue
+            lengths = np.fromiter((len(x) for _, x in rows), dtype=np.int64, count=len(rows))
+            flat = np.fromiter(chain.from_iterable(x for _, x in rows), dtype=dtype, count=int(lengths.sum()))
+            self.files[f"{split}.bin"].write(flat.tobytes())
+            self.files[f"{split}.len"].write(lengths.tobytes())
+            for (d, _), n in zip(rows, lengths):
+                row = self.counts[d.source]
+                row[2 * side] += 1
+                row[2 * side + 1] += int(n)
+        return sum(len(x) for x in ids)
+
+    def finish(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+        self.build.finish_shard([name for name in self.files], self.documents, {"sources": self.counts})
+
+
+def _fill(stream: CorpusStream, build: ShardBuild, tokenizer, dtype, shard_bytes: int, meter: ProgressMeter) -> None:
+    """Encode the stream's documents after the finished shards into new shards."""
+    skip = build.documents_done
+    shard = None
+    batch: list = []
+    batch_bytes = 0
+    tokens = 0
+
+    def flush():
+        nonlocal shard, batch, batch_bytes, tokens
+        if shard is None:
+            shard = _Shard(build, len(stream.sources))
+        tokens += shard.add(batch, _encode(tokenizer, [d.text for d in batch]), dtype)
+        shard.documents += len(batch)
+        shard.text_bytes += batch_bytes
+        meter.update(stream.stats.disk_bytes, documents=meter.documents + len(batch), tokens=tokens)
+        batch, batch_bytes = [], 0
+        if shard.text_bytes >= shard_bytes:
+            shard.finish()
+            shard = None
+
+    for n, doc in enumerate(stream.documents()):
+        if n < skip:
+            if n % ENCODE_BATCH == 0:
+                meter.update(stream.stats.disk_bytes)
+            continue
+        batch.append(doc)
+        batch_bytes += len(doc.text)
+        if len(batch) >= ENCODE_BATCH or batch_bytes >= min(BATCH_BYTES, shard_bytes):
+            flush()
+    if batch:
+        flush()
+    if shard is not None:
+        shard.finish()
+
+
+def _publish(build: ShardBuild, folder: Path, stream: CorpusStream, dtype, vocab_size: int, t0: float) -> dict:
+    """Concatenate the shards into the cache folder (atomically); returns its meta."""
+    totals = np.zeros((len(stream.sources), 4), dtype=np.int64)
+    for shard in build.shards:
+        totals += np.asarray(shard["counts"]["sources"], dtype=np.int64)
     with atomic_folder(folder) as tmp:
-        t0 = time.perf_counter()
-        counts = {}
-        for split, docs in zip(SPLITS, (train, valid)):
-            log(f"tokenizing {len(docs)} {split} documents")
-            counts[split] = _write_split(docs, tokenizer, tmp / f"{split}.bin", tmp / f"{split}.idx", dtype)
+        mark_owner(tmp)
         files = {}
         for split in SPLITS:
+            total = 0
+            with open(tmp / f"{split}.bin", "wb") as out, open(tmp / f"{split}.idx", "wb") as idx:
+                idx.write(np.zeros(1, dtype=np.int64).tobytes())
+                for shard in build.shards:
+                    with open(build.shard_path(shard["number"], f"{split}.bin"), "rb") as fh:
+                        shutil.copyfileobj(fh, out, 1 << 22)
+                    lengths = np.fromfile(build.shard_path(shard["number"], f"{split}.len"), dtype=np.int64)
+                    idx.write((np.cumsum(lengths) + total).tobytes())
+                    total += int(lengths.sum())
             for ext in ("bin", "idx"):
                 p = tmp / f"{split}.{ext}"
                 files[p.name] = {"bytes": p.stat().st_size, "digest": file_digest(p)}
-        meta = {"version": CACHE_VERSION, "dtype": np.dtype(dtype).name, "vocab_size": len(tokenizer),
-                "train_tokens": counts["train"], "validation_tokens": counts["validation"],
-                "train_documents": len(train), "validation_documents": len(valid),
+        stats = stream.stats
+        meta = {"version": CACHE_VERSION, "dtype": np.dtype(dtype).name, "vocab_size": vocab_size,
+                "train_tokens": int(totals[:, 1].sum()), "validation_tokens": int(totals[:, 3].sum()),
+                "train_documents": int(totals[:, 0].sum()), "validation_documents": int(totals[:, 2].sum()),
                 "documents": stats.documents, "corpus_bytes": stats.bytes, "corpus_files": stats.files,
-                "invalid_utf8_lines": stats.invalid_utf8_lines, "seconds": round(time.perf_counter() - t0, 3),
-                "files": files}
+                "invalid_utf8_lines": stats.invalid_utf8_lines, "duplicates_dropped": stream.duplicates,
+                "shards": len(build.shards), "seconds": round(time.perf_counter() - t0, 3),
+                "sources": _source_ranges(stream, totals), "files": files}
         atomic_write_json(tmp / "meta.json", meta)
+        (tmp / "owner.json").unlink()
     return meta
 
 
-def prepare_dataset(project, tokenizer_dir: Path, log=print) -> tuple[Path, dict, bool]:
-    """Make sure the token cache of ``project`` exists and is intact.
+def _source_ranges(stream: CorpusStream, totals: np.ndarray) -> list[dict]:
+    """Each source's name and its [start, end) document and token ranges per split (the weights are
+    the run's, not the cache's: :func:`lmtui.data.mixture.write_view`)."""
+    out = []
+    start = np.zeros(4, dtype=np.int64)
+    for s, row in zip(stream.sources, totals):
+        end = start + row
+        entry = {"name": s.name, "label": s.label, "duplicates_dropped": stream.counts[len(out)].duplicates}
+        for side, split in enumerate(SPLITS):
+            entry[split] = {"documents": [int(start[2 * side]), int(end[2 * side])],
+                            "tokens": [int(start[2 * side + 1]), int(end[2 * side + 1])]}
+        out.append(entry)
+        start = end
+    return out
+
+
+def build_cache(project, tokenizer_dir: Path, folder: Path, log=print, progress: Callable | None = None,
+                *, shard_bytes: int | None = None) -> dict:
+    """Tokenize the project's corpus into ``folder`` (resumably, then atomically); returns the meta dict.
+
+    Args:
+        progress: called with a ``dataset_progress`` dict (:class:`lmtui.data.progress.ProgressMeter`)
+            about once a second.
+        shard_bytes: text bytes per shard, the granularity of resuming (default :data:`SHARD_BYTES`).
+
+    Raises:
+        CorpusError: a file cannot be read (the build folder is removed, nothing is published),
+            a source has no documents, no validation document, or another process is building
+            the same cache.
+    """
+    from transformers import AutoTokenizer
+
+    shard_bytes = shard_bytes or SHARD_BYTES
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    dtype = np.uint16 if len(tokenizer) <= 65535 else np.uint32
+    clean_stale(folder.parent)
+    flips: frozenset = frozenset()
+
+    def settings():
+        return {"version": CACHE_VERSION, "shard_bytes": shard_bytes, "dtype": np.dtype(dtype).name,
+                "flips": sorted([list(k) for k in flips])}
+
+    build = ShardBuild(folder.parent / f".build-{folder.name}", settings())
+    t0 = time.perf_counter()
+    try:
+        while True:
+            stream = CorpusStream(project, CorpusStats(), flips=flips)
+            if build.shards:
+                log(f"resuming the token cache after {len(build.shards)} finished shard(s) "
+                    f"({build.documents_done:,} documents)")
+            meter = ProgressMeter("dataset", stream.total_bytes, progress)
+            _fill(stream, build, tokenizer, dtype, shard_bytes, meter)
+            found = stream.fallback_flips()
+            if found == flips:
+                break
+            flips = found
+            build.restart(settings())
+        meter.done()
+        meta = _publish(build, folder, stream, dtype, len(tokenizer), t0)
+    except CorpusError:
+        build.close(remove=True)
+        raise
+    except BaseException:
+        build.close(remove=False)
+        raise
+    build.close(remove=True)
+    return meta
+
+
+def prepare_dataset(project, tokenizer_dir: Path, log=print,
+                    progress: Callable | None = None) -> tuple[Path, dict, bool]:
+    """Make sure the token cache of ``project`` exists and is intact (building or resuming it).
 
     Returns:
         (cache folder, meta, cached): ``cached`` is True when an intact cache was reused.
@@ -113,11 +288,13 @@ def prepare_dataset(project, tokenizer_dir: Path, log=print) -> tuple[Path, dict
     """
     folder = Path(cache_dir(project)) / "datasets" / dataset_fingerprint(project, tokenizer_dir)
     if folder.exists():
-        meta = verify_cache(folder)
+        meta = verify_cache(folder, Path(cache_dir(project)))
         if meta is not None:
             return folder, meta, True
         log(f"token cache {folder} is incomplete or corrupted: rebuilding it")
-    return folder, build_cache(project, tokenizer_dir, folder, log), False
+    meta = build_cache(project, tokenizer_dir, folder, log, progress)
+    file_digests([folder / name for name in meta["files"]], cache_dir(project))  # the next start reads nothing
+    return folder, meta, False
 
 
 class TokenCache:
@@ -152,6 +329,18 @@ class TokenCache:
         if self._offsets is None:
             self._offsets = np.fromfile(self.folder / f"{self.split}.idx", dtype=np.int64)
         return self._offsets
+
+    @property
+    def sources(self) -> list[dict]:
+        """Per source of a mixture: ``name``, ``share`` (its share of the training tokens, from a
+        run's view, :func:`lmtui.data.mixture.write_view`; else None: its natural share) and this
+        split's ``documents`` and ``tokens`` [start, end) ranges; empty for one source."""
+        meta = json.loads((self.folder / "meta.json").read_text())
+        sources = meta.get("sources") or []
+        if len(sources) < 2:
+            return []
+        shares = meta.get("mixture") or {}
+        return [{"name": s["name"], "share": shares.get(s["name"]), **s[self.split]} for s in sources]
 
     @property
     def num_documents(self) -> int:

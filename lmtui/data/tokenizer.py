@@ -14,6 +14,11 @@ Trained tokenizers are wrapped in ``PreTrainedTokenizerFast`` and saved with
 reproduces them exactly, lowercasing included (PITFALLS.md: saving through the
 Roberta/Bert tokenizer classes is lossy in transformers 5).
 
+Training streams the corpus (:class:`lmtui.data.stream.CorpusStream`, training documents only)
+into ``train_from_iterator``: nothing but the trainer's word counts stays in memory.
+``[tokenizer] max_training_documents`` and ``max_training_bytes`` sample the documents evenly
+across the corpus (:func:`training_documents`), never just the first N.
+
 Trained tokenizers are cached in ``<cache_dir>/tokenizers/<fingerprint>/``; the fingerprint
 covers the corpus contents and the [corpus] and [tokenizer] settings.
 """
@@ -23,9 +28,13 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
-from lmtui.data.corpus import corpus_documents, corpus_fingerprint
+from lmtui.data.corpus import CorpusStats, corpus_fingerprint
 from lmtui.data.fingerprint import digest_bytes
+from lmtui.data.progress import ProgressMeter
+from lmtui.data.shards import clean_stale, mark_owner
+from lmtui.data.stream import CorpusStream
 from lmtui.errors import ProjectError
 from lmtui.fsutil import atomic_folder
 from lmtui.project.init_from import resolve_init_from
@@ -94,14 +103,15 @@ def wrap_fast(tok, kind: str, model_max_length: int):
     return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=model_max_length, **names)
 
 
-def train_tokenizer(documents: list[str], kind: str, *, vocab_size: int, min_frequency: int = 2,
+def train_tokenizer(documents: Iterable[str], kind: str, *, vocab_size: int, min_frequency: int = 2,
                     lowercase: bool = False, model_max_length: int = 512):
-    """Train a tokenizer of ``kind`` on ``documents`` and return it as a ``PreTrainedTokenizerFast``.
+    """Train a tokenizer of ``kind`` on ``documents`` (a list or any iterator, consumed once) and
+    return it as a ``PreTrainedTokenizerFast``.
 
     Training uses all cores (the `tokenizers` trainers are multi-threaded).
     """
     tok, trainer = _build(kind, lowercase, vocab_size, min_frequency)
-    tok.train_from_iterator(documents, trainer=trainer, length=len(documents))
+    tok.train_from_iterator(documents, trainer=trainer, length=len(documents) if isinstance(documents, list) else None)
     tok = canonical_ids(tok, kind)
     tok.post_processor = _post_processor(kind, tok)
     return wrap_fast(tok, kind, model_max_length)
@@ -150,13 +160,57 @@ def tokenizer_fingerprint(project) -> str:
                         project.training.max_seq_length)
 
 
+def training_documents(project, stats: CorpusStats, meter: ProgressMeter | None = None) -> Iterator[str]:
+    """The tokenizer's training documents, streamed and sampled evenly across the corpus.
+
+    With ``max_training_documents`` N and/or ``max_training_bytes`` B, a document is kept while
+    the sample holds less than N (B) times the fraction of the corpus read so far (bytes on disk
+    of the training files, followed line by line): systematic sampling in one pass, spread over
+    the whole corpus. A Hub dataset without local files has no known size: its first N
+    documents (B bytes) are taken.
+    """
+    t = project.tokenizer
+    stream = CorpusStream(project, stats, training_only=True)
+    total = stream.total_bytes
+    if meter is not None:
+        meter.total = total
+    docs = taken = 0
+    for n, doc in enumerate(stream.documents()):
+        if meter is not None and n % 1024 == 0:
+            meter.update(stats.disk_bytes, documents=docs)
+        fraction = min(1.0, stats.disk_bytes / total) if total else 1.0
+        if t.max_training_documents and docs >= t.max_training_documents * fraction:
+            continue
+        size = len(doc.text.encode("utf-8")) if t.max_training_bytes else 0
+        if t.max_training_bytes and taken + size > t.max_training_bytes * fraction:
+            continue
+        docs += 1
+        taken += size
+        yield doc.text
+    if meter is not None:
+        meter.update(stats.disk_bytes, documents=docs)
+        meter.done()
+
+
+def first_documents(project, n: int = 5) -> list[str]:
+    """The first ``n`` training documents (for the preview), read without reading the rest."""
+    out = []
+    for doc in CorpusStream(project, training_only=True).documents():
+        out.append(doc.text)
+        if len(out) == n:
+            break
+    return out
+
+
 def preview(tokenizer, documents: list[str], n: int = 5) -> list[list[str]]:
     """The pieces of the first ``n`` documents (the seed workflow's ``--test`` preview)."""
     return [tokenizer.convert_ids_to_tokens(tokenizer(doc[:300])["input_ids"]) for doc in documents[:n]]
 
 
-def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
+def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | None = None) -> tuple[Path, bool]:
     """Make sure the project's tokenizer exists in the cache (or at its path).
+
+    ``progress`` receives the ``dataset_progress`` reports of training (phase ``tokenizer``).
 
     Returns:
         (folder with tokenizer.json loadable by AutoTokenizer, cached): ``cached`` is True when
@@ -168,6 +222,10 @@ def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
         CorpusError: the corpus cannot be read.
     """
     t = project.tokenizer
+    if project.distill.teacher:  # a distillation reads the teacher's token ids (lmtui.distill.checks)
+        from lmtui.distill.teacher import teacher_tokenizer_folder
+
+        return teacher_tokenizer_folder(project), True
     if t.path or project.model.init_from:
         folder = (Path(resolve_path(project, t.path)) if t.path
                   else resolve_init_from(project, project_text(project)).folder)
@@ -180,13 +238,29 @@ def prepare_tokenizer(project, log=print) -> tuple[Path, bool]:
     folder = Path(cache_dir(project)) / "tokenizers" / fp
     if (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file():
         return folder, True
-    train, _ = corpus_documents(project)
-    if t.max_training_documents:
-        train = train[: t.max_training_documents]
-    log(f"training a {t.kind} tokenizer (vocab_size {t.vocab_size}) on {len(train)} documents")
-    fast = train_tokenizer(train, t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
+    clean_stale(folder.parent)
+    limits = [f"{t.max_training_documents:,} documents" if t.max_training_documents else "",
+              f"{t.max_training_bytes:,} bytes" if t.max_training_bytes else ""]
+    sample = " or ".join(x for x in limits if x)
+    log(f"training a {t.kind} tokenizer (vocab_size {t.vocab_size}) on "
+        + (f"at most {sample} sampled evenly from the corpus" if sample else "every training document"))
+    stats = CorpusStats()
+    meter = ProgressMeter("tokenizer", None, progress)
+    docs = training_documents(project, stats, meter)
+    head: list[str] = []
+
+    def keep_head(documents):
+        for doc in documents:
+            if len(head) < 5:
+                head.append(doc)
+            yield doc
+
+    fast = train_tokenizer(keep_head(docs), t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
                            lowercase=t.lowercase, model_max_length=project.training.max_seq_length)
+    log(f"tokenizer trained on {meter.documents:,} documents ({stats.bytes:,} bytes read)")
     with atomic_folder(folder) as tmp:
+        mark_owner(tmp)
         fast.save_pretrained(tmp)
-        (tmp / "preview.json").write_text(json.dumps(preview(fast, train)))
+        (tmp / "preview.json").write_text(json.dumps(preview(fast, head)))
+        (tmp / "owner.json").unlink()
     return folder, False

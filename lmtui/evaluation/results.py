@@ -27,14 +27,14 @@ import os
 import time
 from pathlib import Path
 
-from lmtui.fmt import fmt_percent
+from lmtui.fmt import fmt_count, fmt_percent
 from lmtui.fsutil import atomic_write_json
 from lmtui.procs import pid_alive
 
 RESULTS_VERSION = 1
 
 SPLIT_ORDER = ("validation", "test")
-LOWER_IS_BETTER = ("perplexity", "loss", "pseudo_perplexity")
+LOWER_IS_BETTER = ("perplexity", "loss", "pseudo_perplexity", "params")
 PERCENT_METRICS = ("accuracy", "f1", "precision", "recall")  # shares, shown by lmtui.fmt.fmt_percent
 CORRELATION_METRICS = ("matthews_correlation",)  # in [-1, 1], shown x100 as GLUE reports it (Wang et al. 2019)
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "precision": "precision", "recall": "recall",
@@ -139,6 +139,8 @@ def fmt_metric(metric: str, value: float | None, std: float | None = None) -> st
         return "-"
     if metric in PERCENT_METRICS:
         return fmt_percent(value, std)
+    if metric == "params":
+        return fmt_count(value)
     scale = 100.0 if metric in CORRELATION_METRICS else 1.0
     return f"{value * scale:.2f}" + ("" if std is None else f" ± {std * scale:.2f}")
 
@@ -164,6 +166,11 @@ def metric_rows(entry: dict) -> list[tuple[str, str, object]]:
     if p:
         rows += [("perplexity", "MLM perplexity", p.get("perplexity")), ("loss", "MLM loss", p.get("loss")),
                  ("accuracy", "masked-token accuracy", p.get("accuracy"))]
+    speed = entry.get("throughput")
+    if speed:
+        rows += [("sequences_per_s", f"inference sequences/s (batch {speed.get('batch_size')}, length "
+                                     f"{speed.get('seq_length')})", speed.get("sequences_per_s")),
+                 ("params", "parameters", speed.get("params"))]
     pp = entry.get("pseudo_perplexity")
     if pp:
         rows.append(("pseudo_perplexity", "pseudo-perplexity", pp.get("pseudo_perplexity")))
@@ -232,6 +239,8 @@ def entries_for(run_path: str | os.PathLike, *, all_models: bool = False) -> lis
     label = default_label(results)
     if label is None:
         return [(name, {})]
+    if label == "final" and "teacher" in models:  # a distillation run: its teacher beside the student
+        return [(f"{name} teacher", models["teacher"]), (f"{name} student", models["final"])]
     return [(name if label == "final" else f"{name} {label}", models[label])]
 
 

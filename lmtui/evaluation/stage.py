@@ -162,14 +162,10 @@ def plan(run: RunDir, project, *, label: str, model_dir: str | os.PathLike, step
             "created": round(time.time(), 3)}
 
 
-def launch_command(run: RunDir, request_file: Path, device: str) -> list[str]:
-    """``accelerate launch`` of the evaluation worker: one process, all CPU threads when on a CPU."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
-           "--dynamo_backend", "no", "--mixed_precision", "no",
-           "--num_cpu_threads_per_process", str(os.cpu_count() or 1)]
-    if device == "cpu":
-        cmd.append("--cpu")
-    return cmd + ["-m", WORKER_MODULE, str(run.path), str(request_file)]
+def launch_command(run: RunDir, request_file: Path) -> list[str]:
+    """The evaluation worker's command: one process, which makes its own ``Accelerator`` for the
+    request's device and precision (no launcher needed)."""
+    return [sys.executable, "-m", WORKER_MODULE, str(run.path), str(request_file)]
 
 
 def spawn(run: RunDir, request: dict, *, detached: bool) -> subprocess.Popen:
@@ -191,7 +187,7 @@ def spawn(run: RunDir, request: dict, *, detached: bool) -> subprocess.Popen:
     from lmtui.fsutil import atomic_write_json
 
     atomic_write_json(request_file, request)
-    cmd = launch_command(run, request_file, request["device"])
+    cmd = launch_command(run, request_file)
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     if detached:
         proc = spawn_detached(cmd, run.log_file, cwd=run.path, env=env, header="$ " + " ".join(cmd) + "\n")

@@ -24,6 +24,7 @@ from lmtui.errors import LmtuiError
 from lmtui.evaluation import results as res
 from lmtui.evaluation.finetune import StopRequested
 from lmtui.evaluation.stage import read_request
+from lmtui.evaluation.teacher import teacher_request
 from lmtui.procs import process_start_time
 from lmtui.runs.rundir import RunDir
 
@@ -40,11 +41,12 @@ def held_out_documents(project, table: dict) -> list[str]:
     Raises:
         CorpusError: files missing or unreadable, or no documents.
     """
-    from lmtui.data.corpus import corpus_documents, read_documents, resolve_files
+    from lmtui.data.corpus import CsvDialect, read_documents, resolve_files, validation_documents
     from lmtui.errors import CorpusError
 
     c = project.corpus
-    read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter)
+    read = dict(fmt=c.format, text_column=c.text_column, delimiter=c.document_delimiter,
+                csv_dialect=CsvDialect.of(c))
     if table["text_files"]:
         files = resolve_files(table["text_files"], "/", key="eval.text_files")
         docs = list(read_documents(files, **read))
@@ -52,7 +54,7 @@ def held_out_documents(project, table: dict) -> list[str]:
         files = resolve_files(c.validation_files, "/", key="corpus.validation_files")
         docs = list(read_documents(files, **read))
     else:
-        docs = corpus_documents(project)[1]
+        docs = validation_documents(project)
     if not docs:
         raise CorpusError("the held-out text is empty", key="eval.text_files", hint="set [eval] text_files")
     return docs
@@ -84,76 +86,70 @@ def aggregate(spec, per_seed: list[dict]) -> dict:
             "per_seed": [{"seed": r["seed"], "splits": r["splits"]} for r in per_seed]}
 
 
-def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
-    """Compute every part of ``request`` and store it in results.json."""
-    from accelerate import Accelerator
-    from transformers.utils import logging as hf_logging
+def evaluate_intrinsic(project, table: dict, model_dir: str, intrinsic: list[str], fps: dict, accelerator,
+                       store, emit, log) -> None:
+    """Held-out MLM loss and perplexity (with inference throughput), pseudo-perplexity and fill-mask
+    probes of the model in ``model_dir``, as ``intrinsic`` asks (the names of those parts); each stored (``store``) and emitted
+    as it is done.
 
-    from lmtui.project.load import parse_project
-    from lmtui.train.devices import resolve_mixed_precision, uses_cpu
+    Raises:
+        StopRequested: a stop arrived between two parts.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
-                            str(run.project_file))
-    table, label, model_dir = request["eval"], request["label"], request["model"]
-    cpu = uses_cpu(request["device"])
-    precision = resolve_mixed_precision(request["mixed_precision"], cpu)
-    accelerator = Accelerator(cpu=cpu, mixed_precision=precision)
+    from lmtui.data.batches import MaskingConfig
+    from lmtui.evaluation import intrinsic as intr
+    from lmtui.evaluation.finetune import max_positions
+    from lmtui.evaluation.throughput import measure_throughput
+
     device = accelerator.device
-    parts, fps = request["parts"], request["fingerprints"]
-    emit("eval_start", model=model_dir, step=request["step"], parts=parts, device=str(device),
-         mixed_precision=precision)
-    log(f"evaluating {model_dir} as {label!r} on {device}: {', '.join(parts)}")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForMaskedLM.from_pretrained(model_dir).to(device).eval()
+    seq_length = min(project.training.max_seq_length, max_positions(model.config))
+    docs = held_out_documents(project, table) if {"perplexity", "pseudo_perplexity"} & set(intrinsic) else []
+    with accelerator.autocast():
+        if "perplexity" in intrinsic:
+            t0 = time.perf_counter()
+            m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
+                                    max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
+                                    batch_size=table["batch_size"], line_by_line=project.training.line_by_line,
+                                    masking=MaskingConfig.from_tokenizer(tokenizer, project.training),
+                                    device=device)
+            store({"perplexity": m | {"fingerprint": fps["perplexity"]},
+                   "throughput": measure_throughput(model, batch_size=table["batch_size"], seq_length=seq_length,
+                                                    device=device)})
+            emit("eval_result", task="perplexity", metrics=m)
+            log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "
+                f"{m['accuracy']:.2%} ({m['tokens']} masked tokens, {time.perf_counter() - t0:.1f} s)")
+        if STOP["requested"]:
+            raise StopRequested()
+        if "pseudo_perplexity" in intrinsic:
+            t0 = time.perf_counter()
+            m = intr.pseudo_perplexity(model, tokenizer, docs, samples=table["pseudo_perplexity_samples"],
+                                       seed=table["mask_seed"], seq_length=seq_length,
+                                       batch_size=2 * table["batch_size"], device=device)
+            store({"pseudo_perplexity": m | {"fingerprint": fps["pseudo_perplexity"]}})
+            emit("eval_result", task="pseudo_perplexity", metrics=m)
+            log(f"pseudo-perplexity: {m['pseudo_perplexity']:.2f} over {m['tokens']} tokens of {m['samples']} "
+                f"documents ({time.perf_counter() - t0:.1f} s)")
+        if "probes" in intrinsic:
+            items = intr.fill_mask_probes(model, tokenizer, table["probes"], top_k=table["top_k"], device=device)
+            store({"probes": {"top_k": table["top_k"], "items": items, "fingerprint": fps["probes"]}})
+            emit("eval_result", task="probes", probes=items)
+            for item in items:
+                tops = " | ".join(", ".join(p["token"] for p in preds) for preds in item["predictions"])
+                log(f"probe: {item['text']} -> {tops}")
+    del model
 
-    def store(changes: dict) -> None:
-        res.update_entry(run.path, label, {"model": model_dir, "step": request["step"], **changes},
-                         model_fingerprint=request["model_fingerprint"])
 
-    intrinsic = [p for p in parts if not p.startswith("task:")]
-    if intrinsic:
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-        from lmtui.data.batches import MaskingConfig
-        from lmtui.evaluation import intrinsic as intr
-        from lmtui.evaluation.finetune import max_positions
+def evaluate_tasks(specs, table: dict, model_dir: str, fps: dict, accelerator, store, emit, log) -> None:
+    """Fine-tune and score every task of ``specs`` on every seed (``[eval] seed`` on), storing the
+    mean and spread over seeds of each (:func:`aggregate`).
 
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForMaskedLM.from_pretrained(model_dir).to(device).eval()
-        seq_length = min(project.training.max_seq_length, max_positions(model.config))
-        docs = held_out_documents(project, table) if {"perplexity", "pseudo_perplexity"} & set(intrinsic) else []
-        with accelerator.autocast():
-            if "perplexity" in intrinsic:
-                t0 = time.perf_counter()
-                m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
-                                        max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
-                                        batch_size=table["batch_size"], line_by_line=project.training.line_by_line,
-                                        masking=MaskingConfig.from_tokenizer(tokenizer, project.training),
-                                        device=device)
-                store({"perplexity": m | {"fingerprint": fps["perplexity"]}})
-                emit("eval_result", task="perplexity", metrics=m)
-                log(f"perplexity: loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}, masked accuracy "
-                    f"{m['accuracy']:.2%} ({m['tokens']} masked tokens, {time.perf_counter() - t0:.1f} s)")
-            if STOP["requested"]:
-                raise StopRequested()
-            if "pseudo_perplexity" in intrinsic:
-                t0 = time.perf_counter()
-                m = intr.pseudo_perplexity(model, tokenizer, docs, samples=table["pseudo_perplexity_samples"],
-                                           seed=table["mask_seed"], seq_length=seq_length,
-                                           batch_size=2 * table["batch_size"], device=device)
-                store({"pseudo_perplexity": m | {"fingerprint": fps["pseudo_perplexity"]}})
-                emit("eval_result", task="pseudo_perplexity", metrics=m)
-                log(f"pseudo-perplexity: {m['pseudo_perplexity']:.2f} over {m['tokens']} tokens of {m['samples']} "
-                    f"documents ({time.perf_counter() - t0:.1f} s)")
-            if "probes" in intrinsic:
-                items = intr.fill_mask_probes(model, tokenizer, table["probes"], top_k=table["top_k"], device=device)
-                store({"probes": {"top_k": table["top_k"], "items": items, "fingerprint": fps["probes"]}})
-                emit("eval_result", task="probes", probes=items)
-                for item in items:
-                    tops = " | ".join(", ".join(p["token"] for p in preds) for preds in item["predictions"])
-                    log(f"probe: {item['text']} -> {tops}")
-        del model
-
+    Raises:
+        StopRequested: a stop arrived between two tasks (or inside fine-tuning).
+    """
     from lmtui.evaluation.finetune import finetune
     from lmtui.evaluation.readers import load_task
 
@@ -179,6 +175,46 @@ def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
                  metrics={k: {"mean": v["mean"], "std": v["std"]} for k, v in values.items() if isinstance(v, dict)})
 
 
+def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
+    """Compute every part of ``request`` and store it in results.json."""
+    import torch
+    from accelerate import Accelerator
+    from transformers.utils import logging as hf_logging
+
+    from lmtui.project.load import parse_project
+    from lmtui.train import tracking
+    from lmtui.train.devices import cpu_threads, resolve_mixed_precision, uses_cpu
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                            str(run.project_file))
+    table, label, model_dir = request["eval"], request["label"], request["model"]
+    cpu = uses_cpu(request["device"])
+    if cpu:
+        torch.set_num_threads(cpu_threads())
+    precision = resolve_mixed_precision(request["mixed_precision"], cpu)
+    accelerator = Accelerator(cpu=cpu, mixed_precision=precision, **tracking.accelerator_options(project, run))
+    device = accelerator.device
+    parts, fps = request["parts"], request["fingerprints"]
+    emit("eval_start", model=model_dir, step=request["step"], parts=parts, device=str(device),
+         mixed_precision=precision)
+    log(f"evaluating {model_dir} as {label!r} on {device}: {', '.join(parts)}")
+
+    def store(changes: dict) -> None:
+        res.update_entry(run.path, label, {"model": model_dir, "step": request["step"], **changes},
+                         model_fingerprint=request["model_fingerprint"])
+
+    intrinsic = [p for p in parts if not p.startswith("task:")]
+    if intrinsic:
+        evaluate_intrinsic(project, table, model_dir, intrinsic, fps, accelerator, store, emit, log)
+    evaluate_tasks(specs, table, model_dir, fps, accelerator, store, emit, log)
+    if tracking.start(accelerator, run, project):
+        entry = res.load_results(run.path).get("models", {}).get(label, {})
+        tracking.log(accelerator, tracking.result_metrics(entry), request["step"] or 0)
+        accelerator.end_training()
+
+
 def main(run_path: str, request_path: str) -> int:
     signal.signal(signal.SIGINT, _request_stop)
     signal.signal(signal.SIGTERM, _request_stop)
@@ -201,6 +237,10 @@ def main(run_path: str, request_path: str) -> int:
     status, error = "finished", None
     try:
         evaluate(run, request, specs, emit, log)
+        teacher = teacher_request(run, request)  # a distillation's teacher, beside its student (lmtui.evaluation.teacher)
+        if teacher is not None:
+            evaluate(run, teacher[0], teacher[1], lambda type_, **f: run.emit(type_, label="teacher",
+                                                                             request_id=request_id, **f), log)
     except StopRequested:
         status = "stopped"
     except LmtuiError as exc:

@@ -424,8 +424,37 @@ def card_metadata(facts: RunFacts, hub: Any, repo_id: str, model_name: str) -> s
         tags=tags,
         model_name=model_name,
         eval_results=results or None,
+        base_model=distill_base_model(facts),
     )
     return data.to_yaml()
+
+
+def distill_base_model(facts: RunFacts) -> str | None:
+    """A distillation's teacher as a Hub id for ``base_model`` (:func:`lmtui.distill.teacher.teacher_hub_id`), or None."""
+    from lmtui.distill.teacher import teacher_hub_id
+
+    teacher = facts.section("distill").get("teacher")
+    return teacher_hub_id(teacher) if teacher else None
+
+
+def distill_teacher_name(facts: RunFacts) -> str:
+    """How the card names a distillation's teacher: its Hub id, else its run id (a run's ``model/``) or folder name."""
+    folder = Path(str(facts.section("distill")["teacher"]))
+    return distill_base_model(facts) or (folder.parent.name if folder.name == "model" else folder.name)
+
+
+def card_distillation(facts: RunFacts) -> list[str]:
+    """### Distillation: the teacher, the student's initialisation and the loss recipe (Sanh et al. 2019)."""
+    d = facts.section("distill")
+    if not d.get("teacher"):
+        return []
+    teacher = distill_teacher_name(facts)
+    init = (f"the teacher's embeddings, head and layers {d.get('layers') or '(every k-th)'}"
+            if d.get("init") == "teacher_layers" else "a random initialisation")
+    rows = [(k, fmt_value(d.get(k))) for k in ("init", "layers", "temperature", "alpha_ce", "alpha_mlm", "alpha_cos")]
+    return ["### Distillation", "", f"Distilled from `{teacher}` (DistilBERT recipe, Sanh et al. 2019), starting from "
+            f"{init}. Loss: alpha_ce x T^2 x KL(teacher || student) on the masked positions + alpha_mlm x the MLM "
+            "loss + alpha_cos x the cosine loss between the last hidden states.", ""] + table(("key", "value"), rows) + [""]
 
 
 def render_card(facts: RunFacts, hub: Any, repo_id: str, *, files: list[tuple[str, int]] | None = None,
@@ -467,6 +496,8 @@ def card_intro(facts: RunFacts, model_name: str) -> list[str]:
         out += [str(p["description"]), ""]
     origin = (f"continued pretraining of `{_basename(model['init_from'])}`" if model.get("init_from")
               else "trained from scratch")
+    if facts.section("distill").get("teacher"):
+        origin = f"distilled from `{distill_teacher_name(facts)}`"
     size = f" ({fmt_count(params)} parameters)" if params else ""
     corpus_text = ", ".join(f"`{n}`" for n in corpus_names(facts)) or "a private corpus"
     out += [f"A {_arch_name(facts)}-style masked language model{size}, {origin} with masked language modeling on "
@@ -585,6 +616,11 @@ def card_data(facts: RunFacts) -> list[str]:
             rows.append((label, f"{ds[key]:,}"))
     if ds.get("train_sequences") is not None:
         rows.append(("training sequences", f"{ds['train_sequences']:,} of {tr.get('max_seq_length', '-')} tokens"))
+    for source in ds.get("sources") or [] if len(ds.get("sources") or []) > 1 else []:
+        share = f", {source['share']:.0%} of the training stream" if source.get("share") is not None else ""
+        rows.append((f"source `{source['name']}`", f"{source['train_tokens']:,} training tokens{share}"))
+    if ds.get("duplicates_dropped"):
+        rows.append(("duplicates dropped", f"{ds['duplicates_dropped']:,} documents"))
     if corpus.get("max_documents"):
         rows.append(("document limit", f"{corpus['max_documents']:,}"))
     return ["## Training data", ""] + table(("", ""), rows) + [""]
@@ -602,7 +638,7 @@ def card_procedure(facts: RunFacts) -> list[str]:
     out += ["", "Optimizer: AdamW; the masking follows Devlin et al. (2019): of the selected tokens, "
             f"{fmt_value(tr.get('mask_replace_prob', 0.8))} become the mask token, "
             f"{fmt_value(tr.get('random_replace_prob', 0.1))} a random token, the rest stay unchanged.", ""]
-    return out
+    return out + card_distillation(facts)
 
 
 def card_hardware(facts: RunFacts) -> list[str]:

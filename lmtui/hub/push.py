@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import os
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,6 +367,23 @@ def dry_run(run: RunDir, settings: HubSection, out: str | os.PathLike | None = N
     return folder, plan
 
 
+def _log_link(run: RunDir, record: dict) -> None:
+    """Log the model's Hub page and commit to the run's experiment trackers, in a child process
+    (the TUI pushes in its own process, which imports no torch). A failure there is a warning:
+    the push itself is done."""
+    import subprocess
+
+    from lmtui.train.tracking import log_from_outside
+
+    try:
+        code = log_from_outside(run, {"hub/url": record["url"], "hub/commit_url": record["commit_url"]})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        code = f"{type(exc).__name__}: {exc}"
+    if code not in (None, 0):
+        print(f"warning: the model card link was not logged to the trackers ({code}); see {run.log_file}",
+              file=sys.stderr)
+
+
 def execute(plan: PushPlan, progress: Progress | None = None) -> dict:
     """Upload ``plan``'s bundle; record it in run.json and the event log; return the record.
 
@@ -431,5 +449,6 @@ def execute(plan: PushPlan, progress: Progress | None = None) -> dict:
     }
     run.update_state(push=record)
     run.emit("push", status="done", seconds=round(time.perf_counter() - t0, 3), **record)
+    _log_link(run, record)
     report("pushed" if record["changed"] else "already up to date", total, total)
     return record

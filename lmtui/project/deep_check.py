@@ -1,18 +1,45 @@
-"""Checks that need torch or transformers: the device the project asks for, and the model config
-built with its parameter count (or, with ``init_from``, the loaded model's config.json, read as
-json). Both import lazily, so importing this module stays cheap."""
+"""Checks that need torch or transformers: the device the project asks for, the bounded samples
+of :mod:`lmtui.project.sample_check`, the ``config_overrides`` types and the model config built
+with its parameter count (or, with ``init_from``, the loaded model's config.json, read by
+``AutoConfig``). All import lazily, so importing this module stays cheap."""
 
 from __future__ import annotations
+
+from lmtui.errors import ProjectError
+
+TORCH_XLA_INSTALL = ("install PyTorch/XLA matching your torch version on the TPU VM, e.g. "
+                     "pip install torch~=2.X.0 'torch_xla[tpu]~=2.X.0' -f https://storage.googleapis.com/"
+                     "libtpu-releases/index.html (https://github.com/pytorch/xla#installation)")
+
+
+def check_tpu(project, text: str = "") -> None:
+    """Refuse ``[hardware] device = "tpu"`` where ``torch_xla`` (PyTorch/XLA, which accelerate's
+    TPU launch needs) cannot be imported; found with ``importlib.util.find_spec``, not imported.
+
+    Raises:
+        ProjectError: naming the file, ``hardware.device`` and its line, with the install command.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("torch_xla") is None:
+        from lmtui.project.lines import line_of
+
+        raise ProjectError('hardware.device is "tpu" but torch_xla (PyTorch/XLA) is not installed',
+                           file=project.path or "<project>", key="hardware.device",
+                           line=line_of(text, "hardware", "device") if text else None, hint=TORCH_XLA_INSTALL)
 
 
 def check_device(project, text: str = "") -> None:
     """Refuse ``[hardware] device = "cuda"`` on a machine where torch sees no CUDA device
-    (:func:`lmtui.train.devices.require_device`). ``auto`` and ``cpu`` always work, so torch is
-    imported only for ``cuda``.
+    (:func:`lmtui.train.devices.require_device`), and ``"tpu"`` without torch_xla
+    (:func:`check_tpu`). ``auto`` and ``cpu`` always work, so torch is imported only for ``cuda``.
 
     Raises:
         ProjectError: naming the file, ``hardware.device`` and its line in ``text``.
     """
+    if project.hardware.device == "tpu":
+        check_tpu(project, text)
+        return
     if project.hardware.device != "cuda":
         return
     from lmtui.train.devices import require_device
@@ -32,14 +59,26 @@ def deep_check(project, text: str = "") -> str:
         text: its file's text, for line numbers in messages.
 
     Raises:
-        ProjectError: ``device = "cuda"`` without a CUDA device, an override that is not a
-            field of the config, or an ``init_from`` the project contradicts.
+        ProjectError: ``device = "cuda"`` without a CUDA device, anything of
+            :func:`lmtui.project.sample_check.sample_check` (folders, corpus and evaluation
+            files, tokenizer, init_from weights, repo id), an override that is not a field of the
+            config or not of its type (:func:`check_override_types`), or an ``init_from`` the
+            project contradicts or whose config transformers cannot read (:func:`check_model_config`).
     """
     check_device(project, text)
+    from lmtui.project.sample_check import sample_check
+
+    sample_check(project, text)
+    if project.distill.teacher:  # the student is built from the teacher's config (lmtui.distill.checks)
+        from lmtui.distill.checks import distill_summary
+
+        return distill_summary(project, text)
     if project.model.init_from:
         from lmtui.project.init_from import check_against_model, describe
 
-        return describe(*check_against_model(project, text))
+        source, config = check_against_model(project, text)
+        check_model_config(project, source.folder, text)
+        return describe(source, config)
     import torch
     from transformers import AutoModelForMaskedLM
 
@@ -51,9 +90,75 @@ def deep_check(project, text: str = "") -> str:
         def __len__(self):
             return project.tokenizer.vocab_size
 
+    check_override_types(project, text)
     config = build_config(project, _Vocab())
     with torch.device("meta"):
         model = AutoModelForMaskedLM.from_config(config)
     total, non_embedding = parameter_counts(model)
     return f"{project.model.architecture}/{project.model.size}: {total / 1e6:.1f}M parameters, " \
            f"{non_embedding / 1e6:.1f}M non-embedding"
+
+
+def _type_text(annotation) -> str:
+    """A config field's annotation in words: ``float | int`` is "a number"."""
+    import typing
+
+    args = set(typing.get_args(annotation)) or {annotation}
+    args.discard(type(None))
+    if args <= {float, int}:
+        return "a number" if float in args else "an integer"
+    words = {str: "a string", bool: "true or false", list: "a list", dict: "a table"}
+    return " or ".join(words.get(a, getattr(a, "__name__", str(a))) for a in args)
+
+
+def check_override_types(project, text: str = "") -> None:
+    """Each ``config_overrides`` value set on a fresh config of the architecture, whose fields
+    transformers validates by their declared types (``huggingface_hub``'s strict dataclasses):
+    ``hidden_dropout_prob = "high"`` is refused here rather than when the trainer builds the model.
+
+    Raises:
+        ProjectError: naming ``model.config_overrides.KEY``, its line, the field's type and the value.
+    """
+    from dataclasses import fields
+
+    from huggingface_hub.errors import StrictDataclassFieldValidationError
+    from transformers import CONFIG_MAPPING
+
+    from lmtui.project.lines import line_of
+
+    config = CONFIG_MAPPING[project.model.architecture]()
+    declared = {f.name: f.type for f in fields(config)}
+    for k, v in (project.model.config_overrides or {}).items():
+        if k not in declared:
+            continue  # build_config names an unknown field
+        try:
+            setattr(config, k, v)
+        except (StrictDataclassFieldValidationError, TypeError, ValueError):
+            line = line_of(text, "model.config_overrides", k) or line_of(text, "model", "config_overrides")
+            raise ProjectError(f"{type(config).__name__}.{k} expects {_type_text(declared[k])}, got {v!r}",
+                               file=project.path, key=f"model.config_overrides.{k}", line=line,
+                               hint=f"write {_type_text(declared[k])} for {k}") from None
+
+
+def check_model_config(project, folder, text: str = "") -> None:
+    """The ``init_from`` model's config.json is one transformers reads, of a model type with a
+    masked-LM head (``AutoConfig``, no weights loaded).
+
+    Raises:
+        ProjectError: naming ``model.init_from``, its line and the config file.
+    """
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    from lmtui.project.lines import line_of
+
+    where = dict(file=project.path, key="model.init_from", line=line_of(text, "model", "init_from"))
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"{folder}/config.json is not a model config transformers reads: "
+                           f"{str(exc).splitlines()[0][:200]}", **where,
+                           hint="point init_from at a folder saved with save_pretrained") from None
+    if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise ProjectError(f"{folder} holds a {config.model_type!r} model, which has no masked-LM head", **where,
+                           hint="continue pretraining from a BERT, RoBERTa, DistilBERT or ModernBERT model")

@@ -36,7 +36,8 @@ OFFSET_POSITIONS = {"roberta": 2, "xlm-roberta": 2, "camembert": 2}
 
 # Keys that shape a new model or train a new tokenizer: ignored when a model is loaded.
 SHAPE_KEYS = (("model", "size"), ("model", "config_overrides"))
-TOKENIZER_TRAINING_KEYS = ("kind", "vocab_size", "min_frequency", "lowercase", "max_training_documents")
+TOKENIZER_TRAINING_KEYS = ("kind", "vocab_size", "min_frequency", "lowercase", "max_training_documents",
+                           "max_training_bytes")
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def check_against_model(project, text: str = "") -> tuple[InitSource, dict]:
     The model wins: its shape, vocabulary and tokenizer are what trains. So the project may not
     set, in its file or by ``--set``, a key that would be silently ignored: ``[model] size``
     and ``config_overrides``, the ``[tokenizer]`` training keys (``kind``, ``vocab_size``,
-    ``min_frequency``, ``lowercase``, ``max_training_documents``), or an ``architecture``
+    ``min_frequency``, ``lowercase``, ``max_training_documents``, ``max_training_bytes``), or an ``architecture``
     other than the model's ``model_type``. ``[tokenizer] path`` stays allowed: that tokenizer
     replaces the model's (its embeddings are resized when the vocabulary is larger).
 

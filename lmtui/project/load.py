@@ -9,7 +9,9 @@ are in :mod:`lmtui.project.deep_check`."""
 
 from __future__ import annotations
 
+import datetime
 import difflib
+import math
 import os
 import re
 import sys
@@ -22,11 +24,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+from lmtui.distill.checks import check_distill
 from lmtui.errors import ProjectError
 from lmtui.project import presets
 from lmtui.project.init_from import check_against_model
 from lmtui.project.lines import line_of
-from lmtui.project.paths import output_dir, project_dir, resolve_path
+from lmtui.project.paths import output_dir, resolve_path
+from lmtui.project.recipes import apply_recipe
 from lmtui.project.schema import SECTIONS, Project
 from lmtui.project.sections.eval import check_task_tables
 
@@ -43,6 +47,10 @@ def _type_name(value: Any) -> str:
 
 def _coerce(value: Any, annotation: str, where: dict) -> Any:
     """Check ``value`` against the field annotation; return the normalised value or raise."""
+    if annotation == "list[int]":  # e.g. [distill] layers
+        if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return value
+        raise ProjectError(f"expected a list of integers, got {value!r}", **where, hint="write e.g. [0, 2, 4]")
     expected = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}[annotation]
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -54,6 +62,9 @@ def _coerce(value: Any, annotation: str, where: dict) -> Any:
         if not all(isinstance(v, str) for v in value):
             raise ProjectError("expected a list of strings", **where, hint='write e.g. ["data/train.txt"]')
         return value
+    if expected is float and isinstance(value, float) and not math.isfinite(value):
+        raise ProjectError(f"expected a finite number, got {value!r}", **where,
+                           hint="write a number such as 5e-4 (nan and inf are not values a run can use)")
     if not isinstance(value, expected):
         article = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
                    "list": "a list of strings", "dict": "a table"}[annotation]
@@ -140,6 +151,7 @@ def build_project(raw: dict, text: str, file: str, path: str | None = None) -> P
             raise ProjectError(f"unknown section [{name}]", file=file, key=name, line=line_of(text, name), hint=hint)
     built = {name: _build_section(name, cls, raw.get(name, {}), text, file) for name, cls in SECTIONS.items()}
     check_task_tables(built["eval"], file=file, text=text)
+    built["training"] = apply_recipe(built["training"], raw.get("training", {}))  # written keys win
     project = Project(path=path, raw=raw, **built)
     if not project.project.name:
         project.project.name = Path(file).stem
@@ -177,8 +189,48 @@ def project_text(project: Project) -> str:
     return ""
 
 
+# Tokens per sequence of each architecture's standard position table (max_position_embeddings of
+# bert-base-uncased, roberta-base less its 2 offset positions, distilbert-base-uncased, and
+# answerdotai/ModernBERT-base): a longer max_seq_length needs max_position_embeddings set on purpose.
+STANDARD_POSITIONS = {"bert": 512, "roberta": 512, "distilbert": 512, "modernbert": 8192}
+
+
+def _json_value(value: Any) -> bool:
+    """Whether ``value`` is a finite JSON value (config.json holds no TOML dates, nan or inf)."""
+    if isinstance(value, (datetime.date, datetime.time)):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(_json_value(v) for v in value.values())
+    return True
+
+
+def _check_overrides(project: Project, text: str, file: str) -> None:
+    """``config_overrides`` values a config.json can hold, and sizes (layers, hidden size, heads,
+    feed-forward size, positions) that are whole numbers of at least 1, checked before the shape
+    arithmetic divides by them. Their types against the architecture's config fields are
+    checked by :func:`lmtui.project.deep_check.check_override_types`."""
+    reverse = {v: k for k, v in presets.DISTILBERT_NAMES.items()}
+    sizes = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "max_position_embeddings")
+    for k, v in (project.model.config_overrides or {}).items():
+        where = {"file": file, "key": f"model.config_overrides.{k}",
+                 "line": line_of(text, "model.config_overrides", k) or line_of(text, "model", "config_overrides")}
+        if not _json_value(v):
+            raise ProjectError(f"{v!r} is not a value a model config holds", **where,
+                               hint="write a number, a string, true/false or a list of them (config.json is JSON)")
+        if reverse.get(k, k) in sizes and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ProjectError(f"{k} must be a whole number of at least 1, got {v!r}", **where,
+                               hint=f"write a positive whole number, or remove {k} to keep the "
+                                    f"{project.model.size} preset's value")
+
+
 def _check_shape(project: Project, fail) -> None:
-    """The new model's shape (preset, overrides, derived positions) holds together."""
+    """The new model's shape (preset, overrides, derived positions) holds together, and a
+    sequence longer than the architecture's standard positions (:data:`STANDARD_POSITIONS`)
+    is asked for only with ``max_position_embeddings`` set."""
     shape = presets.resolve_shape(project.model, project.training.max_seq_length)
     if shape["hidden_size"] % shape["num_attention_heads"]:
         fail(f"hidden size {shape['hidden_size']} is not divisible by the {shape['num_attention_heads']} "
@@ -190,20 +242,30 @@ def _check_shape(project: Project, fail) -> None:
              f"{positions} positions (max_position_embeddings {shape['max_position_embeddings']})",
              "training", "max_seq_length",
              "lower max_seq_length or remove max_position_embeddings from config_overrides (it is derived)")
+    standard = STANDARD_POSITIONS.get(project.model.architecture)
+    if standard and project.training.max_seq_length > standard and \
+            "max_position_embeddings" not in (project.model.config_overrides or {}):
+        fail(f"max_seq_length {project.training.max_seq_length} is longer than the {standard} positions of a "
+             f"standard {project.model.architecture} model", "training", "max_seq_length",
+             f"use max_seq_length <= {standard}, or set config_overrides max_position_embeddings to train "
+             "longer positions on purpose (attention memory grows with its square)")
 
 
 def check_consistency(project: Project, text: str | None = None) -> None:
     """Check the rules that relate keys to each other, before anything runs.
 
     Raises:
-        ProjectError: no corpus, corpus files missing or empty, model shape inconsistent
-            (hidden size not divisible by heads, sequence longer than the positions), vocabulary
+        ProjectError: no corpus, corpus files missing or empty, a bad mixture of sources
+            (:func:`lmtui.data.sources.check_sources`), model shape inconsistent
+            (hidden size not divisible by heads, sequence longer than the positions or than the
+            architecture's standard positions), a ``config_overrides`` value no config.json holds
+            or a size below 1 (:func:`_check_overrides`), vocabulary
             too small for the special tokens, batch size not divisible by micro-batch times
             processes, output_dir that is a file; with ``init_from``, anything of
             :func:`lmtui.project.init_from.check_against_model` (the model not found, a key
             the loaded model overrides, a sequence longer than its positions).
     """
-    from lmtui.data.corpus import resolve_files  # local: corpus imports this module's errors only
+    from lmtui.data.sources import check_sources  # local: sources imports this module's errors only
 
     text = project_text(project) if text is None else text
     file = project.path or "<project>"
@@ -211,17 +273,7 @@ def check_consistency(project: Project, text: str | None = None) -> None:
     def fail(message, section, key, hint):
         raise ProjectError(message, file=file, key=f"{section}.{key}", line=line_of(text, section, key), hint=hint)
 
-    c = project.corpus
-    if not c.train_files and not c.hf_dataset:
-        fail("no training corpus", "corpus", "train_files",
-             'list your text files, e.g. train_files = ["data/*.txt"], or set hf_dataset')
-    base = project_dir(project)
-    if c.train_files:
-        resolve_files(c.train_files, base, file=file, key="corpus.train_files",
-                      line=line_of(text, "corpus", "train_files"))
-    if c.validation_files:
-        resolve_files(c.validation_files, base, file=file, key="corpus.validation_files",
-                      line=line_of(text, "corpus", "validation_files"))
+    check_sources(project, text)
 
     t = project.tokenizer
     if t.path:
@@ -238,6 +290,7 @@ def check_consistency(project: Project, text: str | None = None) -> None:
     if project.model.init_from:
         check_against_model(project, text)
     else:
+        _check_overrides(project, text, file)
         _check_shape(project, fail)
 
     tr, hw = project.training, project.hardware
@@ -251,6 +304,12 @@ def check_consistency(project: Project, text: str | None = None) -> None:
     if tr.mask_replace_prob + tr.random_replace_prob > 1.0:
         fail("mask_replace_prob + random_replace_prob exceeds 1", "training", "random_replace_prob",
              "keep their sum at most 1 (BERT: 0.8 and 0.1)")
+    if tr.packing == "document" and tr.line_by_line:
+        fail("packing = \"document\" applies to packed blocks, but line_by_line = true", "training", "packing",
+             "line_by_line already keeps one document per sequence: drop packing, or set line_by_line = false")
+    if tr.packing == "document" and project.distill.teacher:
+        fail("packing = \"document\" is not supported with [distill]: the teacher and the student would attend "
+             "across documents", "training", "packing", "use packing = \"concat\" for a distillation")
     if tr.max_steps == 0 and tr.epochs <= 0:
         fail("neither max_steps nor epochs is set", "training", "max_steps", "set max_steps, or epochs > 0")
     out = Path(output_dir(project))
@@ -258,3 +317,5 @@ def check_consistency(project: Project, text: str | None = None) -> None:
         fail(f"output_dir {str(out)!r} is a file", "project", "output_dir",
              "choose a folder path, or move that file away")
     project.eval.check(project, text)
+    check_distill(project, text)
+    project.tracking.check(project, text)

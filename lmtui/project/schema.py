@@ -14,8 +14,11 @@ from typing import Any
 
 from lmtui.project.sections.core import (CorpusSection, HardwareSection, ModelSection, ProjectSection, TokenizerSection,
                                          TrainingSection)
+from lmtui.project.sections.distill import DistillSection
 from lmtui.project.sections.eval import EvalSection
 from lmtui.project.sections.hub import HubSection
+from lmtui.project.sections.sweep import SweepSection
+from lmtui.project.sections.tracking import TrackingSection
 
 SECTIONS: dict[str, type] = {
     "project": ProjectSection,
@@ -23,9 +26,12 @@ SECTIONS: dict[str, type] = {
     "tokenizer": TokenizerSection,
     "model": ModelSection,
     "training": TrainingSection,
+    "distill": DistillSection,
     "hardware": HardwareSection,
     "eval": EvalSection,
     "hub": HubSection,
+    "sweep": SweepSection,
+    "tracking": TrackingSection,
 }
 
 
@@ -46,9 +52,12 @@ class Project:
     tokenizer: TokenizerSection
     model: ModelSection
     training: TrainingSection
+    distill: DistillSection
     hardware: HardwareSection
     eval: EvalSection
     hub: HubSection
+    sweep: SweepSection
+    tracking: TrackingSection
 
     def section(self, name: str):
         """The section object called ``name`` (a key of :data:`SECTIONS`)."""

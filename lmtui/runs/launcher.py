@@ -31,12 +31,41 @@ from lmtui.project.freeze import apply_overrides, frozen_text
 from lmtui.project.load import build_project, check_consistency, load_project, parse_project, project_text
 from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
+from lmtui.runs import queue
 from lmtui.runs.rundir import ACTIVE, RunDir, RunLock, create_run_dir, host, list_runs
 
 DRIVER_MODULE = "lmtui.driver"
 
 # Sections whose change makes an existing run's checkpoints meaningless.
-TRAINING_SECTIONS = ("corpus", "tokenizer", "model", "training")
+TRAINING_SECTIONS = ("corpus", "tokenizer", "model", "training", "distill")
+
+
+class OverrideError(ProjectError):
+    """A launch override is invalid. ``override`` is the ``section.key=value`` item at fault and
+    ``detail`` the message without the CLI's ``from --set ...`` (the TUI names its field instead)."""
+
+    def __init__(self, detail: str, *, override: str, **kwargs):
+        super().__init__(f"{detail}, from --set {override}", **kwargs)
+        self.detail = detail
+        self.override = override
+
+
+class ProjectChangedError(RunError):
+    """The latest run cannot be resumed: ``sections`` of the project changed since run ``run_id``
+    started (a fresh run is the fix: ``--fresh`` on the CLI, the "fresh run" box in the TUI)."""
+
+    def __init__(self, message: str, *, run_id: str, sections: list[str], **kwargs):
+        super().__init__(message, **kwargs)
+        self.run_id = run_id
+        self.sections = sections
+
+
+class RunActiveError(RunError):
+    """The run to restart is still running (its driver is alive); ``run_id`` names it."""
+
+    def __init__(self, message: str, *, run_id: str, **kwargs):
+        super().__init__(message, **kwargs)
+        self.run_id = run_id
 
 
 def _override_of(key: str | None, overrides: list[str]) -> str | None:
@@ -61,8 +90,7 @@ def naming_overrides(path: str, overrides: list[str]):
         item = _override_of(exc.key, overrides)
         if item is None:
             raise
-        raise ProjectError(f"{exc.message}, from --set {item}", file=str(path), key=exc.key,
-                           hint=exc.hint) from None
+        raise OverrideError(exc.message, override=item, file=str(path), key=exc.key, hint=exc.hint) from None
 
 
 def load_with_overrides(path: str, overrides: list[str] | None = None) -> Project:
@@ -87,7 +115,8 @@ def load_with_overrides(path: str, overrides: list[str] | None = None) -> Projec
 def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, str | None]:
     """Every check a run gets before anything is written: load with overrides
     (:func:`load_with_overrides`), the device and the model config
-    (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers), then the
+    (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers), what it
+    reserves against this machine's GPUs or slots (:func:`lmtui.runs.queue.check_request`), then the
     publish stage's preflight.
 
     Returns:
@@ -103,6 +132,7 @@ def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, st
     project = load_with_overrides(path, overrides)
     with naming_overrides(path, overrides):
         deep_check(project, project_text(project))
+        queue.check_request(project, project_text(project))
     return project, preflight(project)
 
 
@@ -121,6 +151,32 @@ def _changed_sections(run: RunDir, project: Project) -> list[str]:
 
     old, new = resolved_tables(frozen), resolved_tables(project)
     return [s for s in TRAINING_SECTIONS if old[s] != new[s]]
+
+
+def _corpus_changed(run: RunDir, project: Project | None = None) -> bool:
+    """Whether the corpus files' contents changed since the run built its token cache: the
+    fingerprint of the cache ``project`` (None: the run's frozen project) would use now (corpus
+    digests, remembered by file stamp, so an unchanged corpus is not read again) differs from
+    the run's last ``dataset`` event. Only a run with checkpoints counts: before its first one,
+    a run follows the corpus."""
+    dataset = run.last_event("dataset") if run.checkpoints() else None
+    if not dataset or not dataset.get("fingerprint") or not (run.tokenizer_dir / "tokenizer.json").is_file():
+        return False
+    from lmtui.data.token_cache import dataset_fingerprint
+
+    if project is None:
+        project = parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file),
+                                str(run.project_file))
+
+    return dataset_fingerprint(project, run.tokenizer_dir) != dataset["fingerprint"]
+
+
+def _corpus_changed_error(run: RunDir, file: str | None) -> ProjectChangedError:
+    return ProjectChangedError(f"the corpus of run {run.run_id} changed since its token cache was built (its "
+                               "checkpoints were trained on the old files), so it cannot be resumed",
+                               file=file, hint="start a new run with --fresh (the old run is kept), or "
+                                                       "put the old corpus files back",
+                               run_id=run.run_id, sections=["corpus"])
 
 
 def prepare_run(project: Project, *, fresh: bool = False) -> tuple[RunDir, bool]:
@@ -150,17 +206,20 @@ def prepared(project: Project, *, fresh: bool = False) -> Iterator[tuple[RunDir,
 
     Raises:
         RunError: the latest run is still active (its lock is held, or its driver is alive), or
-            the project changed in a way that makes its checkpoints unusable (start a new run
-            with ``--fresh``).
+            the project changed in a way that makes its checkpoints unusable, or so did its
+            corpus files (:func:`_corpus_changed`): start a new run with ``--fresh``.
     """
     run = None if fresh else latest_run(project)
     if run is not None:
         with claim(run):
             changed = _changed_sections(run, project)
             if changed:
-                raise RunError(f"the project's {', '.join('[' + s + ']' for s in changed)} changed since run "
-                               f"{run.run_id} started, so it cannot be resumed", file=project.path,
-                               hint="start a new run with --fresh (the old run is kept)")
+                raise ProjectChangedError(f"the project's {', '.join('[' + s + ']' for s in changed)} changed since "
+                                          f"run {run.run_id} started, so it cannot be resumed", file=project.path,
+                                          hint="start a new run with --fresh (the old run is kept)",
+                                          run_id=run.run_id, sections=changed)
+            if _corpus_changed(run, project):
+                raise _corpus_changed_error(run, project.path)
             atomic_write_text(run.project_file, frozen_text(project))
             yield run, True
         return
@@ -183,8 +242,9 @@ def claim(run: RunDir) -> RunLock:
     state = run.read_state()
     if state.get("status") in ACTIVE and run.process_alive(state):
         lock.release()
-        raise RunError(f"run {run.run_id} is already running (pid {state.get('pid')})", file=str(run.path),
-                       hint=f"watch it with `lmtui logs {run.run_id} --follow`, stop it with `lmtui stop {run.run_id}`")
+        raise RunActiveError(f"run {run.run_id} is already running (pid {state.get('pid')})", file=str(run.path),
+                             hint=f"watch it with `lmtui logs {run.run_id} --follow`, stop it with "
+                                  f"`lmtui stop {run.run_id}`", run_id=run.run_id)
     return lock
 
 
@@ -198,6 +258,9 @@ def start_driver(run: RunDir) -> int:
     proc = spawn_detached([sys.executable, "-m", DRIVER_MODULE, str(run.path)], run.log_file, cwd=run.path,
                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
     run.update_state(pid=proc.pid, pid_start_time=process_start_time(proc.pid), host=host())
+    need = queue.need_of(parse_project(run.project_file.read_text(encoding="utf-8"), str(run.project_file)))
+    if need is not None:  # its place in the queue is taken now, in launch order; the driver waits in it
+        queue.Queue().enqueue(run.path, need, proc.pid, process_start_time(proc.pid))
     return proc.pid
 
 
@@ -237,9 +300,12 @@ def resume(run: RunDir) -> int:
     """Restart the driver of a stopped, crashed or failed run; it continues from its last checkpoint.
 
     Raises:
-        RunError: the run is still active (:func:`claim`).
+        RunError: the run is still active (:func:`claim`), or its corpus files changed since it
+            built its token cache (:func:`_corpus_changed`, with the run's frozen project).
     """
     with claim(run):
+        if _corpus_changed(run):
+            raise _corpus_changed_error(run, str(run.project_file))
         return start_driver(run)
 
 

@@ -213,12 +213,20 @@ class RunDir:
 
     # events ----------------------------------------------------------------
     def emit(self, type_: str, **fields) -> dict:
-        """Append one event line (``{"v", "time", "type", ...fields}``) to events.jsonl."""
+        """Append one event line (``{"v", "time", "type", ...fields}``) to events.jsonl.
+
+        The line is one ``write`` in append mode. When the file does not end with a newline (a
+        writer killed mid-line left a torn line), a newline goes first, so the torn fragment
+        stays a line of its own that readers skip, and this event is read whole.
+        """
         event = {"v": EVENTS_VERSION, "time": round(time.time(), 3), "type": type_, **fields}
-        line = json.dumps(event, separators=(",", ":")) + "\n"
-        fd = os.open(self.events_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = os.open(self.events_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line.encode("utf-8"))
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
+            os.write(fd, data)
         finally:
             os.close(fd)
         return event

@@ -6,10 +6,16 @@ process is gone without a final status, see :meth:`lmtui.runs.rundir.RunDir.stat
 costs only the new lines. It is the events' reducer (:class:`lmtui.runs.events.RunEvents`)
 with the curves the charts draw on top, and it prefers run.json where that knows better
 (stage, error). Plain Python: no Textual, no torch.
+
+A tracker may be polled from a worker thread while the event loop reads it: :attr:`RunTracker.lock`
+(re-entrant) is held by :meth:`RunTracker.poll`; hold it too while reading the curves from
+another thread.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -47,6 +53,7 @@ class RunTracker(RunEvents):
         self.state: dict = {}
         self._status = "queued"
         self.series = {name: Series(smoothing) for name in CURVES}
+        self.lock = threading.RLock()
 
     @property
     def path(self) -> Path:
@@ -58,12 +65,13 @@ class RunTracker(RunEvents):
 
     def poll(self, max_bytes: int = POLL_BYTES) -> int:
         """Re-read run.json and the new events (at most ``max_bytes``); returns how many events came in."""
-        self.state = self.run.read_state()
-        events, self.offset = read_events(self.run.events_file, self.offset, max_bytes)
-        for event in events:
-            self.apply(event)
-        self._status = self.run.status() if self.state else ("queued" if self.path.is_dir() else "missing")
-        return len(events)
+        with self.lock:
+            self.state = self.run.read_state()
+            events, self.offset = read_events(self.run.events_file, self.offset, max_bytes)
+            for event in events:
+                self.apply(event)
+            self._status = self.run.status() if self.state else ("queued" if self.path.is_dir() else "missing")
+            return len(events)
 
     def catch_up(self, max_bytes: int = POLL_BYTES) -> int:
         """:meth:`poll` until everything written so far is read (the offset stops moving); returns the events read.
@@ -144,7 +152,8 @@ class RunTracker(RunEvents):
         counts from run.json's started to its ended, or to now while active.
         """
         active = self.status in ACTIVE
-        total = self.wall_seconds(self.clock() if active else None)
+        total = self.wall_seconds(self.clock() if active else self.last_sign_of_life() if self.status == "crashed"
+                                  else None)
         if total is not None:
             return total
         started = self.state.get("started") or self.state.get("created")
@@ -154,6 +163,41 @@ class RunTracker(RunEvents):
             return max(0.0, self.clock() - started)
         ended = self.state.get("ended") or (self.end or {}).get("time") or self.state.get("updated")
         return max(0.0, ended - started) if ended else None
+
+    def last_sign_of_life(self) -> float | None:
+        """When a crashed run last did anything: its newest write to events.jsonl, train.log or
+        run.json (Unix seconds; None when none of them exists). A run killed during a long stage
+        keeps writing its log after its last event. A time after the tracker's clock is ignored
+        (a run directory copied in, or a fixed clock)."""
+        now = self.clock()
+        times = []
+        for path in (self.run.events_file, self.run.log_file, self.run.run_json):
+            try:
+                mtime = os.stat(path).st_mtime
+            except OSError:
+                continue
+            if mtime <= now:
+                times.append(mtime)
+        return max(times) if times else None
+
+    @property
+    def dataset_progress(self) -> dict | None:
+        """The last ``dataset_progress`` event while the tokenizer or dataset stage that wrote it runs
+        (its ``phase``); None before one, and once the stage is done or the run ended."""
+        e = self.extra.get("dataset_progress")
+        if not e or self.status not in ACTIVE or self.stage not in ("tokenizer", "dataset") \
+                or e.get("phase", self.stage) != self.stage:
+            return None
+        starts = [s for s in self.stage_events if s.get("stage") == self.stage]
+        if starts and starts[-1].get("state") != "start":
+            return None
+        return e
+
+    @property
+    def peak_memory(self) -> dict:
+        """``peak_rss_mb`` and ``peak_gpu_memory_mb`` (MiB) that ``train_end`` reported, those present."""
+        e = self.train_end or {}
+        return {k: e[k] for k in ("peak_rss_mb", "peak_gpu_memory_mb") if isinstance(e.get(k), (int, float))}
 
     @property
     def eta(self) -> float | None:

@@ -16,7 +16,9 @@ is loaded unchecked.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -128,6 +130,30 @@ def _set_aside(run: RunDir, step: int, folder: Path, problem: str) -> None:
     run.emit("log", level="warning", message=message)
 
 
+class _SharedTensorFilter(logging.Filter):
+    """Drops accelerate's "Removed shared tensor {...} while saving" warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Removed shared tensor" not in record.getMessage()  # accelerate may prefix "[RANK n] "
+
+
+@contextmanager
+def _expected_shared_tensors():
+    """Silence accelerate's "Removed shared tensor" warning (a few kilobytes per checkpoint in
+    train.log) for the block. It is expected for :class:`lmtui.train.model.MaskedLMObjective`:
+    the objective registers the encoder and MLM head of the model it wraps under second names
+    (``encoder.*``, ``head.*`` beside ``model.*``) and the decoder is tied to the word
+    embeddings, so ``accelerate.utils.other.clean_state_dict_for_safetensors`` keeps one copy
+    of each shared tensor, and ``load_state`` fills every name again through the same modules."""
+    target = logging.getLogger("accelerate.utils.other")
+    quiet = _SharedTensorFilter()
+    target.addFilter(quiet)
+    try:
+        yield
+    finally:
+        target.removeFilter(quiet)
+
+
 def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: TrainState, keep: int) -> Path:
     """Write ``checkpoints/step-N`` atomically (temporary folder + rename) with its manifest
     (:func:`write_manifest`, once every rank has written its files), keep the newest ``keep``
@@ -139,7 +165,8 @@ def save_checkpoint(accelerator, run: RunDir, objective, tokenizer, state: Train
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp))
+    with _expected_shared_tensors():
+        accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()  # every rank has written its files (random_states_<rank>.pkl) before the rename
     if accelerator.is_main_process:
         model = accelerator.unwrap_model(objective).model

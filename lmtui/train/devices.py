@@ -9,14 +9,28 @@ device that supports it (Ampere or newer), else full precision.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from lmtui.errors import ProjectError
 
 
+def cpu_threads() -> int:
+    """Threads per CPU training process (the trainer calls ``torch.set_num_threads`` with it): the
+    user's ``OMP_NUM_THREADS`` when set (torchrun sets 1 per rank), else every core.
+
+    Several runs sharing a box (or a test runner with two workers) set it to share the cores
+    instead of oversubscribing them, which slows every OpenMP thread down.
+    """
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else os.cpu_count() or 1
+
+
 def uses_cpu(device: str) -> bool:
-    """Whether a run with ``[hardware] device = device`` runs on the CPU on this machine."""
-    return device == "cpu" or not torch.cuda.is_available()
+    """Whether a run with ``[hardware] device = device`` runs on the CPU on this machine (a TPU
+    run never does: accelerate places it on the XLA device)."""
+    return device == "cpu" or device != "tpu" and not torch.cuda.is_available()
 
 
 def resolve_mixed_precision(setting: str, cpu: bool) -> str:

@@ -7,6 +7,8 @@ BERT's optimizer, nanoGPT's ``configure_optimizers`` and transformers' Trainer.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -33,12 +35,31 @@ def pretraining_optimizer(model: torch.nn.Module, tr, fused: bool) -> torch.opti
                  eps=tr.adam_epsilon, fused=fused)
 
 
+def wsd_phases(max_steps: int, warmup: int, decay_ratio: float) -> tuple[int, int, int]:
+    """(warmup, stable, decay) steps of a warmup-stable-decay schedule over ``max_steps``: the decay
+    takes the last ``decay_ratio`` of the steps (rounded up, at least one when the ratio is above
+    0), the warmup what it asks of the rest, the stable phase what remains."""
+    decay = min(max_steps, math.ceil(decay_ratio * max_steps))
+    warmup = min(warmup, max_steps - decay)
+    return warmup, max_steps - warmup - decay, decay
+
+
 def schedule(optimizer, tr, max_steps: int):
     """The ``[training]`` section's schedule (transformers ``get_scheduler``) over ``max_steps``:
     (scheduler, warmup steps). Warmup is ``warmup_steps``, else ``warmup_ratio`` of the steps;
-    ``constant`` holds the learning rate after warmup."""
-    from transformers import get_scheduler
+    ``constant`` holds the learning rate after warmup.
+
+    ``wsd`` is warmup-stable-decay (Hu et al. 2024, MiniCPM; Hägele et al. 2024, "Scaling Laws
+    and Compute-Optimal Training beyond Fixed Training Durations"): linear warmup, the peak
+    learning rate held, then a decay to 0 over the last ``decay_ratio`` of the steps with the
+    1-sqrt shape ``1 - sqrt(progress)`` that Hägele et al. found best (transformers
+    ``get_wsd_schedule``, phases from :func:`wsd_phases`)."""
+    from transformers import get_scheduler, get_wsd_schedule
 
     warmup = tr.warmup_steps or int(tr.warmup_ratio * max_steps)
+    if tr.lr_scheduler == "wsd":
+        warmup, stable, decay = wsd_phases(max_steps, warmup, tr.decay_ratio)
+        return get_wsd_schedule(optimizer, num_warmup_steps=warmup, num_stable_steps=stable,
+                                num_decay_steps=decay, decay_type="1-sqrt"), warmup
     name = "constant_with_warmup" if tr.lr_scheduler == "constant" else tr.lr_scheduler
     return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=max_steps), warmup

@@ -33,16 +33,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+if __name__ == "__main__":  # a stop while torch loads ends the trainer quietly; the driver reports "stopped"
+    signal.signal(signal.SIGINT, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
 import torch
 
 from lmtui.data.batches import CHUNK_COST, MaskingConfig, Sequences, TrainStream, eval_batches
 from lmtui.data.token_cache import TokenCache
+from lmtui.distill.init import build_distillation
+from lmtui.distill.loss import component_means
 from lmtui.project.load import parse_project
 from lmtui.runs.rundir import RunDir
+from lmtui.train import tracking
 from lmtui.train.checkpoint import TrainState, resume, save_checkpoint, save_final_model
-from lmtui.train.devices import resolve_mixed_precision, uses_cpu
+from lmtui.train.devices import cpu_threads, resolve_mixed_precision, uses_cpu
 from lmtui.train.flops import flops_per_token, gpu_peak_flops
-from lmtui.train.model import MaskedLMObjective, build_model, parameter_counts, perplexity
+from lmtui.train.model import (MaskedLMObjective, attention_kernel, build_model, parameter_counts, perplexity,
+                               select_attention)
 from lmtui.train.optim import pretraining_optimizer, schedule
 
 STOP = {"requested": False}
@@ -219,12 +227,17 @@ def build(run: RunDir, project, accelerator) -> Training:
     masking = MaskingConfig.from_tokenizer(tokenizer, tr)
     cache = Path(run.read_state()["dataset_dir"])
     end_id = tokenizer.sep_token_id
-    train_seqs = Sequences(TokenCache(cache, "train"), tr.max_seq_length, tr.line_by_line, end_id)
-    valid_seqs = Sequences(TokenCache(cache, "validation"), tr.max_seq_length, tr.line_by_line, end_id)
+    train_seqs = Sequences(TokenCache(cache, "train"), tr.max_seq_length, tr.line_by_line, end_id, tr.packing)
+    valid_seqs = Sequences(TokenCache(cache, "validation"), tr.max_seq_length, tr.line_by_line, end_id, tr.packing)
     max_steps = total_steps(tr, len(train_seqs))
 
-    model = build_model(project, tokenizer)
-    objective = MaskedLMObjective(model)
+    if project.distill.teacher:  # the student from the teacher, trained on the distillation loss
+        objective = build_distillation(project, tokenizer, accelerator.device)
+        model = objective.model
+    else:
+        model = build_model(project, tokenizer)
+        objective = MaskedLMObjective(model, documents=train_seqs.documents)
+    select_attention(model, train_seqs.documents, accelerator.device.type)
     if tr.compile:
         objective.encoder = torch.compile(objective.encoder)
     optimizer = pretraining_optimizer(model, tr, fused=accelerator.device.type in ("cuda", "cpu"))
@@ -237,7 +250,13 @@ def build(run: RunDir, project, accelerator) -> Training:
 
 
 def train_batches(t: Training, hw, step: int) -> Iterator[dict]:
-    """This rank's micro-batches from optimizer step ``step`` on, loaded by ``dataloader_num_workers`` workers."""
+    """This rank's micro-batches from optimizer step ``step`` on, loaded by ``dataloader_num_workers`` workers.
+
+    The loader has a generator of its own (seeded with ``[training] seed``): starting its
+    iterator draws a base seed from it, not from torch's global random state, which
+    accelerate's ``load_state`` has just restored for dropout, so a resumed run is bit-exact
+    with an uninterrupted one (the batches and masks come from their own seeds, see TrainStream).
+    """
     accelerator = t.accelerator
     stream = TrainStream(t.train_seqs, t.masking, seed=t.tr.seed, batch_size=t.tr.batch_size,
                          micro_batch_size=t.tr.micro_batch_size, rank=accelerator.process_index,
@@ -247,7 +266,7 @@ def train_batches(t: Training, hw, step: int) -> Iterator[dict]:
     return iter(torch.utils.data.DataLoader(
         stream, batch_size=None, sampler=itertools.count(step * t.accumulation), num_workers=workers,
         pin_memory=accelerator.device.type == "cuda", persistent_workers=workers > 0,
-        prefetch_factor=4 if workers > 0 else None))
+        prefetch_factor=4 if workers > 0 else None, generator=torch.Generator().manual_seed(t.tr.seed)))
 
 
 def announce(t: Training, state: TrainState) -> tuple[float, float | None]:
@@ -262,11 +281,12 @@ def announce(t: Training, state: TrainState) -> tuple[float, float | None]:
            mixed_precision=accelerator.mixed_precision, params=params, non_embedding_params=non_embedding,
            tokens_per_step=tr.batch_size * tr.max_seq_length,
            train_sequences=len(t.train_seqs), validation_sequences=len(t.valid_seqs), warmup_steps=t.warmup_steps,
-           flops_per_token=fpt, peak_flops=peak)
+           flops_per_token=fpt, peak_flops=peak, attention=attention_kernel(t.model, t.train_seqs.documents))
     print(f"training {type(t.model).__name__} ({params / 1e6:.2f}M parameters) on {accelerator.device} x{world}, "
           f"steps {state.step}->{state.max_steps}, batch {tr.batch_size} = {tr.micro_batch_size} x "
           f"{t.accumulation} accumulation x {world} processes ({accelerator.state.backend or 'no'} backend), "
-          f"precision {accelerator.mixed_precision}", flush=True)
+          f"precision {accelerator.mixed_precision}, attention {attention_kernel(t.model, t.train_seqs.documents)}",
+          flush=True)
     return fpt, peak
 
 
@@ -301,7 +321,9 @@ def log_train(t: Training, state: TrainState, interval: Interval, grad_norm, eta
                  elapsed_s=round(state.train_seconds, 2), eta_s=round(eta_rate * (state.max_steps - state.step), 1))
     if peak:
         event["mfu"] = round(tps * fpt / (peak * world), 4)
+    event.update(component_means(t.accelerator, t.objective))  # distillation: loss_ce, loss_mlm, loss_cos
     t.emit("train", **event)
+    tracking.log(t.accelerator, tracking.metrics("train", event, tracking.TRAIN_FIELDS), state.step)
     print(f"step {state.step}/{state.max_steps} loss {event['loss']:.4f} lr {event['learning_rate']:.2e} "
           f"{tps:,.0f} tok/s", flush=True)
 
@@ -310,6 +332,7 @@ def log_eval(t: Training, step: int) -> None:
     """Evaluate on the validation sequences, emit ``eval`` and print it."""
     metrics = evaluate(t.objective, t.accelerator, t.valid_seqs, t.masking, t.tr)
     t.emit("eval", step=step, **metrics)
+    tracking.log(t.accelerator, tracking.metrics("eval", metrics, tracking.EVAL_FIELDS), step)
     print(f"eval at step {step}: loss {metrics['loss']:.4f} perplexity {metrics['perplexity']:.2f} "
           f"accuracy {metrics['accuracy']:.2%}", flush=True)
 
@@ -374,7 +397,10 @@ def main(run_path: str) -> int:
     tr, hw = project.training, project.hardware
 
     cpu = uses_cpu(hw.device)
-    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(hw.mixed_precision, cpu), cpu=cpu)
+    if cpu:
+        torch.set_num_threads(cpu_threads())
+    accelerator = Accelerator(mixed_precision=resolve_mixed_precision(hw.mixed_precision, cpu), cpu=cpu,
+                              **tracking.accelerator_options(project, run))
     if accelerator.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -384,7 +410,9 @@ def main(run_path: str) -> int:
     state = resume(accelerator, run, t.max_steps)
     batches = train_batches(t, hw, state.step)
     fpt, peak = announce(t, state)
+    tracking.start(accelerator, run, project, purge_step=state.step + 1 if state.step else 0)
     if fit(t, state, batches, fpt, peak) == "stopped":
+        accelerator.end_training()
         return 0
 
     save_final_model(accelerator, run, t.objective, t.tokenizer)

@@ -21,6 +21,7 @@ from lmtui import hardware
 from lmtui.errors import LmtuiError
 from lmtui.runs.catalog import Catalog
 from lmtui.runs.tracker import RunTracker
+from lmtui.tui.keys import bind
 from lmtui.tui.palette import LmtuiCommands
 from lmtui.tui.screens.dialogs import ConfirmScreen, ErrorScreen, HelpScreen, LaunchScreen
 from lmtui.tui.screens.projects import ProjectsScreen
@@ -47,10 +48,13 @@ class LmtuiApp(App):
     MODES = {"projects": ProjectsScreen, "runs": RunsScreen}
     COMMANDS = App.COMMANDS | {LmtuiCommands}
     BINDINGS = [
+        bind("question_mark", "help"),
         Binding("1", "switch_mode('projects')", "Projects"),
         Binding("2", "switch_mode('runs')", "Runs"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit", show=False),
+        bind("ctrl+p", "command_palette", show=False, priority=True),
+        bind("colon", "command_palette", show=False),
+        bind("ctrl+o", "open_launched", show=False),
+        bind("q", "quit", show=False),
     ]
 
     def __init__(self, paths: list[str] | None = None, *, cwd: str | Path | None = None,
@@ -68,6 +72,7 @@ class LmtuiApp(App):
         self.trackers: dict[Path, RunTracker] = {}
         self.run_list: list[RunTracker] = []
         self.stop_requested: set[Path] = set()
+        self.last_launched: Path | None = None
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_mode or ("runs" if self.poll_runs() else "projects"))
@@ -95,11 +100,34 @@ class LmtuiApp(App):
         return [t for t in self.poll_runs(poll=False) if t.project_name == name]
 
     def open_run(self, path: str | Path) -> None:
+        """Show the run at ``path`` on the runs screen; an open run screen is replaced, never stacked."""
         from lmtui.tui.screens.run import RunScreen
 
         if self.current_mode != "runs":
             self.switch_mode("runs")
+        while isinstance(self.screen, RunScreen):
+            self.pop_screen()
         self.push_screen(RunScreen(path))
+
+    def show_project_runs(self, name: str) -> None:
+        """The runs screen filtered to project ``name``; Esc there returns to the projects screen."""
+        self.switch_mode("runs")
+        while len(self.screen_stack) > 1:  # a run or compare screen left open on the runs side
+            self.pop_screen()
+        self.screen.show_project(name, back_to="projects")
+
+    def action_open_launched(self) -> None:
+        """Open the run launched last (the key its notification names)."""
+        if self.last_launched is None:
+            self.notify("no run was launched from here yet", severity="warning")
+            return
+        self.open_run(self.last_launched)
+
+    def open_sweep(self, ref: str) -> None:
+        """Show the sweep ``ref`` (a sweep id, prefix or record path): its runs by the metric, curves overlaid."""
+        from lmtui.tui.screens.sweep import SweepScreen
+
+        self.push_screen(SweepScreen(ref))
 
     def compare(self, paths: list[str]) -> None:
         from lmtui.tui.screens.compare import CompareScreen
@@ -115,15 +143,20 @@ class LmtuiApp(App):
             self.push_screen(ErrorScreen(f"{entry.name} is invalid; fix it before launching", entry.error))
             return
         tr = entry.project.training
+        runs = self.trackers_of_project(entry.name)
+        dialog = LaunchScreen(entry.name, max_steps=tr.max_steps, learning_rate=tr.learning_rate,
+                              latest_run=runs[0].run_id if runs else None,
+                              start=lambda overrides, fresh: self.launch(entry.path, overrides=overrides, fresh=fresh,
+                                                                         dialog=dialog))
+        self.push_screen(dialog)
 
-        def chosen(options: dict | None) -> None:
-            if options is not None:
-                self.launch(entry.path, overrides=options["overrides"], fresh=options["fresh"])
+    def launch(self, project_path: str | Path, *, overrides: list[str] | None = None, fresh: bool = False,
+               dialog: LaunchScreen | None = None) -> None:
+        """Start a run of the project detached, in a thread, and announce it (a notification; ctrl+o opens it).
 
-        self.push_screen(LaunchScreen(entry.name, max_steps=tr.max_steps, learning_rate=tr.learning_rate), chosen)
-
-    def launch(self, project_path: str | Path, *, overrides: list[str] | None = None, fresh: bool = False) -> None:
-        """Start a run of the project detached, in a thread; then open it, or show why it could not start."""
+        Why it could not start goes to ``dialog`` (under the field at fault) while that is open, else
+        to a notification: the screen the user is on is never replaced by one they did not ask for.
+        """
 
         def work() -> None:
             from lmtui.runs import launcher
@@ -131,19 +164,27 @@ class LmtuiApp(App):
             try:
                 launched = launcher.launch(str(project_path), fresh=fresh, overrides=overrides or [])
             except Exception as exc:  # shown to the user, never a crash of the app
-                self.call_from_thread(self.push_screen, ErrorScreen("the run could not start", exc))
+                self.call_from_thread(self._launch_failed, exc, dialog)
                 return
             if launched.warning:
                 self.call_from_thread(self.notify, launched.warning, severity="warning", timeout=15)
-            self.call_from_thread(self._launched, launched.run.path, launched.resumed)
+            self.call_from_thread(self._launched, launched.run.path, launched.resumed, dialog)
 
         self.run_worker(work, thread=True, exit_on_error=False, group="launch")
 
-    def _launched(self, path: Path, resumed: bool) -> None:
-        self.notify(f"{'resumed' if resumed else 'started'} run {path.name}")
+    def _launch_failed(self, exc: BaseException, dialog: LaunchScreen | None) -> None:
+        if dialog is not None and dialog.is_attached:
+            dialog.failed(exc)
+        else:
+            self.notify(f"the run could not start: {getattr(exc, 'message', exc)}", severity="error", timeout=20)
+
+    def _launched(self, path: Path, resumed: bool, dialog: LaunchScreen | None) -> None:
+        if dialog is not None and dialog.is_attached:
+            dialog.started()
+        self.last_launched = Path(path)
+        self.notify(f"{'resumed' if resumed else 'started'} run {Path(path).name}\nctrl+o opens it", timeout=15)
         self.catalog.forget(path)
         self.poll_runs()
-        self.open_run(path)
 
     def stop_run(self, path: str | Path) -> None:
         """Stop gracefully (the run checkpoints and exits); asked again while it stops, kill it."""
@@ -165,9 +206,17 @@ class LmtuiApp(App):
             return
 
         def stop(yes: bool | None) -> None:
-            if yes and launcher.stop(t.run):
-                self.stop_requested.add(t.path)
-                self.notify(f"stopping {t.run_id}: it writes a checkpoint and exits (s again to kill it)")
+            if not yes:
+                return
+            self.stop_requested.add(t.path)  # "stopping…" shows at once, before the run answers
+            if launcher.stop(t.run):
+                self.notify(f"stopping {t.run_id}…: it writes a checkpoint and exits (s again to kill it)")
+            else:
+                self.stop_requested.discard(t.path)
+                self.notify(f"run {t.run_id} had already ended", severity="warning")
+            refresh = getattr(self.screen, "refresh_runs", None)
+            if refresh is not None:
+                refresh()
 
         self.push_screen(ConfirmScreen(f"Stop run {t.run_id}?\nIt writes a checkpoint and exits; resume it later "
                                        "with r.", confirm="Stop"), stop)
@@ -211,15 +260,33 @@ class LmtuiApp(App):
 
     # help ------------------------------------------------------------------------
     def action_help(self) -> None:
-        screen_rows, app_rows = [], []
-        for key, active in self.screen.active_bindings.items():
+        """The keys of the screen at hand first, then the app's; each action once, with all its keys."""
+        screen_rows: dict[str, tuple[list[str], str]] = {}
+        app_rows: dict[str, tuple[list[str], str]] = {}
+        widget_rows: dict[str, tuple[list[str], str]] = {}
+        own = {b.key for item in type(self.screen).BINDINGS for b in Binding.make_bindings([item])}
+        for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.description:
-                rows = app_rows if active.node is self else screen_rows
-                rows.append((self.get_key_display(binding), binding.description))
-        app_rows.append(("ctrl+p", "command palette: open a run, launch a project, ..."))
-        app_rows.append(("ctrl+q", "quit (runs keep going)"))
-        self.push_screen(HelpScreen([(self.screen.sub_title or "this screen", screen_rows), ("everywhere", app_rows)]))
+            if not binding.description:
+                continue
+            if active.node is self or binding.action.startswith("app.") or (
+                    active.node is self.screen and binding.key not in own):
+                rows = app_rows
+            else:
+                rows = screen_rows if active.node is self.screen else widget_rows
+            keys, _ = rows.setdefault(binding.action.removeprefix("app."), ([], binding.description))
+            key = self.get_key_display(binding)
+            if key not in keys:
+                keys.append(key)
+        for action, key, description in (("command_palette", "ctrl+p", "Commands"), ("quit", "ctrl+q", "Quit")):
+            keys, _ = app_rows.setdefault(action, ([], description))
+            key = self.get_key_display(Binding(key, action))
+            if key not in keys:
+                keys.append(key)
+        sections = [(title, [(", ".join(keys), text) for keys, text in rows.values()])
+                    for title, rows in ((self.screen.sub_title or "this screen", screen_rows),
+                                        ("everywhere", app_rows), ("moving around", widget_rows)) if rows]
+        self.push_screen(HelpScreen(sections))
 
 
 def run_app(argv: list[str]) -> int:

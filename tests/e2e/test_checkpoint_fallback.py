@@ -6,20 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
-from support.cli import events, lmtui, only_run, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
 
 from lmtui.runs.rundir import RunDir
-
-
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_truncated_newest_checkpoint_is_skipped_and_the_previous_one_resumed(tmp_path, data_dir):
@@ -27,9 +17,9 @@ def test_a_truncated_newest_checkpoint_is_skipped_and_the_previous_one_resumed(t
     proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = RunDir(only_run(tmp_path / "runs"))
-    _wait_for(lambda: len(run.checkpoints()) >= 2, 300, "two checkpoints")
+    wait_for(lambda: len(run.checkpoints()) >= 2, 300, "two checkpoints")
     os.killpg(run.read_state()["pid"], signal.SIGKILL)
-    _wait_for(lambda: run.status() == "crashed", 10, "the run to read as crashed")
+    wait_for(lambda: run.status() == "crashed", 10, "the run to read as crashed")
     (previous_step, previous), (newest_step, newest) = run.checkpoints()[-2:]
     weights = newest / "model.safetensors"  # accelerate's copy of the model's weights
     with open(weights, "r+b") as fh:

@@ -14,7 +14,7 @@ import signal
 import time
 
 import pytest
-from support.cli import events, lmtui, only_run, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
@@ -46,13 +46,6 @@ def _project(folder, processes: int, tokenizer_dir):
 
 def _train(run) -> dict[int, dict]:
     return {e["step"]: e for e in events(run, "train")}  # later entries (after a resume) win
-
-
-def _wait_for(predicate, what: str, timeout: float = 300, poll: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(poll)
 
 
 def _processes_of(run) -> list:
@@ -103,9 +96,9 @@ def test_two_process_run_killed_mid_way_resumes_with_the_same_batches(straight_r
     project = _project(tmp_path, 2, tokenizer_dir)
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "checkpoints" / "step-10" / "trainer_state.json").is_file(), "a checkpoint", poll=0.02)
+    wait_for(lambda: (run / "checkpoints" / "step-10" / "trainer_state.json").is_file(), what="a checkpoint", poll=0.02)
     os.killpg(json.loads((run / "run.json").read_text())["pid"], signal.SIGKILL)  # the driver and torchrun's agent
-    _wait_for(lambda: not _processes_of(run), "the ranks to die with their launcher", timeout=10)
+    wait_for(lambda: not _processes_of(run), timeout=10, what="the ranks to die with their launcher")
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     starts = events(run, "train_start")
@@ -126,8 +119,8 @@ def test_stopping_a_two_process_run_checkpoints_both_ranks_and_leaves_no_process
                        .replace("save_steps = 10", "save_steps = 5000"))
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)),
-              "training to start")
+    wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)),
+              what="training to start")
     assert stop(RunDir(run))
     assert wait_stopped(RunDir(run), 120)
     end = events(run, "train_end")[-1]
@@ -135,7 +128,7 @@ def test_stopping_a_two_process_run_checkpoints_both_ranks_and_leaves_no_process
     assert json.loads((run / "run.json").read_text())["status"] == "stopped"
     checkpoint = run / "checkpoints" / f"step-{end['step']}"
     assert {"random_states_0.pkl", "random_states_1.pkl", "trainer_state.json"} <= {p.name for p in checkpoint.iterdir()}
-    _wait_for(lambda: not _processes_of(run), "every process of the run to exit", timeout=10)
+    wait_for(lambda: not _processes_of(run), timeout=10, what="every process of the run to exit")
 
 
 def test_two_process_run_honours_a_stop_at_the_next_step_not_the_next_logging_step(tokenizer_dir, tmp_path):
@@ -150,8 +143,8 @@ def test_two_process_run_honours_a_stop_at_the_next_step_not_the_next_logging_st
     project.write_text(text)
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "eval" for e in events(run)),
-              "the step-0 evaluation")
+    wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "eval" for e in events(run)),
+              what="the step-0 evaluation")
     time.sleep(2)  # a few steps into training, far from the first logging step (1000)
     assert stop(RunDir(run))
     assert wait_stopped(RunDir(run), 120)

@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from support.cli import DATA, events, lmtui, only_run, wikitext_bert_project
+from support.cli import DATA, events, lmtui, only_run, wait_for, wikitext_bert_project
 
 
 def test_run_trains_a_model_that_transformers_loads(trained_run):
@@ -61,29 +61,19 @@ def test_second_run_of_a_finished_project_reuses_everything(trained_run):
     assert next(e for e in tail if e["type"] == "dataset")["cached"] is True
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_sigkill_mid_run_then_rerun_resumes_from_the_last_checkpoint(tmp_path, data_dir):
     project = wikitext_bert_project(tmp_path, "killed", max_steps=60)
     proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "checkpoints" / "step-20" / "trainer_state.json").is_file(), 300, "a checkpoint")
+    wait_for(lambda: (run / "checkpoints" / "step-20" / "trainer_state.json").is_file(), 300, "a checkpoint")
     pid = json.loads((run / "run.json").read_text())["pid"]
     os.killpg(pid, signal.SIGKILL)
     state = json.loads((run / "run.json").read_text())
     assert state["status"] == "running"  # the driver died without writing a final status ...
     from lmtui.runs.rundir import RunDir
 
-    _wait_for(lambda: RunDir(run).status() == "crashed", 10, "the run to read as crashed")  # ... so it reads crashed
+    wait_for(lambda: RunDir(run).status() == "crashed", 10, "the run to read as crashed")  # ... so it reads crashed
 
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -109,7 +99,7 @@ def test_resumed_run_sees_the_same_batches_as_an_uninterrupted_one(tmp_path, dat
     interrupted.write_text(interrupted.read_text().replace("[tokenizer]\n", shared))
     assert lmtui("run", str(interrupted), "--detach", cwd=interrupted.parent).returncode == 0
     run_b = only_run(interrupted.parent / "runs")
-    _wait_for(lambda: (run_b / "checkpoints" / "step-10" / "trainer_state.json").is_file(), 300, "a checkpoint")
+    wait_for(lambda: (run_b / "checkpoints" / "step-10" / "trainer_state.json").is_file(), 300, "a checkpoint")
     os.killpg(json.loads((run_b / "run.json").read_text())["pid"], signal.SIGKILL)
     time.sleep(0.5)
     assert lmtui("run", str(interrupted), cwd=interrupted.parent).returncode == 0
@@ -135,7 +125,7 @@ def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
     project = wikitext_bert_project(tmp_path, "stopme", max_steps=400, save_steps=1000)
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
+    wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
               "training to start")
     from lmtui.runs.launcher import stop, wait_stopped
     from lmtui.runs.rundir import RunDir
@@ -157,9 +147,9 @@ def test_ctrl_c_in_lmtui_run_stops_gracefully_with_a_checkpoint(tmp_path, data_d
     project = wikitext_bert_project(tmp_path, "ctrlc", max_steps=400, save_steps=1000)
     proc = subprocess.Popen([sys.executable, "-m", "lmtui", "run", str(project)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    run = _wait_for(lambda: next((p for p in (tmp_path / "runs").glob("ctrlc-*") if (p / "run.json").exists()),
+    run = wait_for(lambda: next((p for p in (tmp_path / "runs").glob("ctrlc-*") if (p / "run.json").exists()),
                                  None) if (tmp_path / "runs").exists() else None, 60, "the run directory")
-    _wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
+    wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
               "training to start")
     proc.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
     output, _ = proc.communicate(timeout=180)

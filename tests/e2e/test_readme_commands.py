@@ -69,6 +69,12 @@ preset = "sst2"
 data_dir = "{DATA}/glue/SST-2"
 """
     (work / "projects" / "demo.toml").write_text(text)
+    distill = (REPO / "projects" / "distill.toml").read_text()  # the README's distillation of the demo, shortened
+    for old, new in (("max_steps = 300", "max_steps = 6"), ("eval_steps = 100", "eval_steps = 3"),
+                     ("save_steps = 100", "save_steps = 3"), ("logging_steps = 10", "logging_steps = 3")):
+        assert old in distill, old
+        distill = distill.replace(old, new)
+    (work / "projects" / "distill.toml").write_text(distill)
     for extra in ([], ["--fresh"]):
         proc = lmtui("run", "projects/demo.toml", *extra, cwd=work)
         assert proc.returncode == 0, proc.stdout + proc.stderr

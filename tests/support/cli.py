@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,6 +26,22 @@ def lmtui(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict |
     if check and proc.returncode != 0:
         raise AssertionError(f"lmtui {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def wait_for(predicate, timeout: float = 300, what: str = "the condition", poll: float = 0.2):
+    """Call ``predicate`` every ``poll`` seconds until it returns a true value, and return that value.
+
+    Raises:
+        AssertionError: ``timeout`` seconds passed first (the message names ``what``).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
 
 
 def write_project(folder: Path, name: str, body: str) -> Path:

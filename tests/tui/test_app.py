@@ -86,7 +86,7 @@ def worker_process(run: RunDir, *, ignore_sigint: bool = False) -> subprocess.Po
 # runs screen ------------------------------------------------------------------------
 async def test_runs_screen_shows_every_run_with_its_status(runs_root, tmp_path):
     app = make_app([runs_root], tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 24)) as pilot:  # every column: at 80 the least useful drop (issue 14)
         assert isinstance(app.screen, RunsScreen)
         keys = table_keys(app, "#runs")
         assert len(keys) == 5
@@ -163,14 +163,14 @@ async def test_run_screen_charts_log_details_and_config(runs_root, tmp_path):
         assert screen.query_one("#chart-lr", Chart).smoothing == 0.0
         status = str(screen.query_one("#chart-status").content)
         assert "time" in status and "log" in status and "0.80" in status
-        await pilot.press("o")
+        await pilot.press("2")
         await pilot.pause(0.2)
         assert screen.query_one(Log).lines[-1] == "run finished"
-        await pilot.press("i")
+        await pilot.press("3")
         details = str(screen.query_one("#run-details").content)
         assert "step     100" in details and "final metrics" in details and "perplexity 9.97" in details
         assert "CPU" in str(screen.query_one("#hardware").content)
-        await pilot.press("f")
+        await pilot.press("4")
         assert screen.query_one("#run-tabs").active == "config"
         await pilot.press("escape")
         assert isinstance(app.screen, RunsScreen)
@@ -194,7 +194,7 @@ async def test_log_tab_follows_new_lines_and_partial_lines(runs_root, tmp_path):
     run = RunDir(runs_root / "demo-20270115-075900")
     async with app.run_test(size=SIZE) as pilot:
         await open_run(app, pilot, run.path)
-        await pilot.press("o")
+        await pilot.press("2")
         with open(run.log_file, "a") as fh:
             fh.write("step 160/400 loss 1.9\nstep 170/4")
         log = app.screen.query_one(Log)
@@ -294,7 +294,7 @@ async def test_projects_screen_shows_validation_inline(project_dir):
 async def test_launching_an_invalid_project_shows_the_error(project_dir):
     app = make_app([], project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l")  # broken.toml is first
+        await pilot.press("r")  # broken.toml is first
         assert isinstance(app.screen, ErrorScreen)
         assert "corpus.train_files" in str(app.screen.query_one("#error-text").content)
         await pilot.press("escape")
@@ -304,19 +304,20 @@ async def test_launching_an_invalid_project_shows_the_error(project_dir):
 async def test_a_corpus_that_vanishes_before_launch_shows_the_error_not_a_crash(project_dir):
     app = make_app([], project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down", "l")
+        await pilot.press("down", "r")
         assert isinstance(app.screen, LaunchScreen)
+        dialog = app.screen
         (project_dir / "data" / "train.txt").unlink()
-        await pilot.press(*"50", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorScreen), 10, "the error")
-        assert "not found" in str(app.screen.query_one("#error-text").content)
+        await pilot.press(*"50", "enter", "y")
+        await wait_for(pilot, lambda: "not found" in str(dialog.query_one("#launch-error").content), 10,
+                       "the error, in the dialog (issue 14)")
         assert not list((project_dir / "runs").glob("good-*"))
 
 
 async def test_launch_dialog_builds_overrides(project_dir):
     app = make_app([], project_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("down", "l")
+        await pilot.press("down", "r")
         screen = app.screen
         await pilot.press(*"30", "tab", *"0.002", "tab", *"hardware.device=cpu")
         assert screen.overrides() == ["training.max_steps=30", "training.learning_rate=0.002", "hardware.device=cpu"]
@@ -379,7 +380,7 @@ async def test_open_in_editor_then_revalidate(project_dir, tmp_path, monkeypatch
     app = make_app([], project_dir)
     async with app.run_test(size=SIZE) as pilot:
         assert "invalid" in str(app.screen.query_one("#project-summary").content)
-        await pilot.press("o")
+        await pilot.press("E")
         await wait_for(pilot, lambda: "invalid" not in str(app.screen.query_one("#project-summary").content),
                        5, "revalidation")
 

@@ -74,7 +74,7 @@ def test_projects_screen(snap_compare, fixed_dir):
 
 def test_launch_dialog(snap_compare, fixed_dir):
     populate(fixed_dir)
-    assert snap_compare(make_app(fixed_dir, mode="projects"), press=["l"], terminal_size=(80, 24),
+    assert snap_compare(make_app(fixed_dir, mode="projects"), press=["r"], terminal_size=(80, 24),
                         run_before=no_blink)
 
 
@@ -96,7 +96,7 @@ def test_crashed_run_screen(snap_compare, fixed_dir):
         pilot.app.open_run(runs / "good-20270115-074500")
         await pilot.pause(0.3)
 
-    assert snap_compare(make_app(fixed_dir), press=["o"], terminal_size=(80, 24), run_before=open_crashed_run)
+    assert snap_compare(make_app(fixed_dir), press=["2"], terminal_size=(80, 24), run_before=open_crashed_run)
 
 
 def test_compare_screen(snap_compare, fixed_dir):

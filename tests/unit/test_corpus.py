@@ -111,3 +111,12 @@ def test_python_format_reads_string_literals_of_the_stdlib_reference():
     text = " ".join(docs)
     assert "The \"assert\" statement" in text or 'The "assert" statement' in text
     assert sum(len(v) for v in topics.topics.values()) > len(text) * 0.8
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".jsonl", ".txt.gz"])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_document(tmp_path, suffix):
+    body = '{"text": "hello world"}\n{"text": "second"}\n' if suffix == ".jsonl" else "hello world\nsecond\n"
+    data = b"\xef\xbb\xbf" + body.encode()
+    path = tmp_path / f"bom{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix.endswith(".gz") else data)
+    assert list(read_documents([path])) == ["hello world", "second"]

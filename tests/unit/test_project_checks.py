@@ -189,3 +189,16 @@ def test_launch_starts_the_run_and_returns_the_hub_warning(tmp_path, started, mo
     assert started == [launched.run] and not launched.resumed and launched.offset == 0
     assert "push_at_end is set but no Hugging Face token" in launched.warning
     assert load_project(launched.run.project_file).training.max_steps == 3
+
+
+def test_check_without_deep_still_samples_the_corpus(tmp_path, capsys):
+    """`lmtui check --no-deep` skips only the model config: a corpus of blank lines still fails."""
+    from lmtui.cli import main
+
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n   \n" * 20)
+    path = write_project(tmp_path, "blank", GOOD.replace(f"{DATA}/wikitext-2/test.txt", str(blank)))
+    assert main(["check", "--no-deep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"[corpus.train_files] corpus file '{blank}' has no text" in err, err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

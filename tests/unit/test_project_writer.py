@@ -24,6 +24,7 @@ SAMPLES = {
     "float": FLOATS,
     "bool": [True, False],
     "list": [[], ["a", "b c"], STRINGS],
+    "list[int]": [[], [0, 2, 4], [-1]],
     "dict": [{}, {"hidden_size": 64, "layer_norm_eps": 1e-12, "bare-key_1": -math.inf,
                   "quoted key": "v", "dotted.key": [1, 2.5, "x"], "nested": {"deep": True}}],
 }

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from lmtui.fmt import fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate
+from lmtui.tui.keys import bind, help_binding
 from lmtui.tui.screens.run import SMOOTHING_STEPS
 from lmtui.tui.widgets.chart import Chart, Curve
 from lmtui.tui.widgets.eval_view import CompareTable
@@ -22,12 +22,13 @@ class CompareScreen(Screen):
     """Curves of ``paths`` (run directories) overlaid; ``m`` picks the metric."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back"),
-        Binding("m", "metric", "Metric"),
-        Binding("t", "toggle_axis", "Step/time"),
-        Binding("l", "toggle_log", "Log scale"),
-        Binding("left_square_bracket", "smoothing(-1)", "Smooth-", show=False),
-        Binding("right_square_bracket", "smoothing(1)", "Smooth+", show=False),
+        help_binding(),
+        bind("escape", "back"),
+        bind("m"),
+        bind("t"),
+        bind("l"),
+        bind("left_square_bracket", show=False),
+        bind("right_square_bracket", show=False),
     ]
 
     def __init__(self, paths: list[str | Path]):
@@ -37,11 +38,11 @@ class CompareScreen(Screen):
         self.metric = 0
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="compare-status")
+        yield Static("", id="compare-status", classes="title")
         yield Chart("", id="compare-chart")
         yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield CompareTable([str(p) for p in self.paths])
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.sub_title = f"compare {len(self.paths)} runs"
@@ -78,8 +79,8 @@ class CompareScreen(Screen):
     def update_status(self) -> None:
         chart = self.query_one(Chart)
         self.query_one("#compare-status", Static).update(
-            f"metric: {METRICS[self.metric][1]} (m)  x: {chart.x_axis} (t)  y: {'log' if chart.log_y else 'linear'} "
-            f"(l)  smoothing {self.app.smoothing:.2f} ([ ])")
+            f"Compare {len(self.trackers)} runs · {METRICS[self.metric][1]} (m)  x: {chart.x_axis} (t)  "
+            f"y: {'log' if chart.log_y else 'linear'} (l)  smoothing {self.app.smoothing:.2f} ([ ])")
 
     def action_back(self) -> None:
         self.app.pop_screen()

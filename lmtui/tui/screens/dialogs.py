@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -72,30 +73,63 @@ class NameScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class LaunchScreen(ModalScreen[dict | None]):
+class TickBox(Checkbox):
+    """A ``Checkbox`` whose box is empty when unchecked: Textual's draws an ``X`` either way and
+    tells them apart by colour only, which a low-colour terminal loses."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # the name of the ToggleButton class attribute it replaces
+        return "X" if self.value else " "
+
+
+FOCUS_KEYS = [Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+              Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True)]
+"""Tab as a priority binding: the app runs it before it forwards the next key, so keys typed in one
+burst after Tab (a paste, a slow SSH link) reach the field Tab moved to, not the one it left."""
+
+
+FIELD_NAMES = {"max_steps": "max_steps", "learning_rate": "learning_rate", "extra": "more overrides"}
+
+
+class LaunchScreen(ModalScreen[bool]):
     """Launch options: max_steps and learning rate overrides, more ``section.key=value`` pairs, fresh run.
 
-    Dismisses with ``{"overrides": [...], "fresh": bool}`` or None.
+    Launch (Enter, ctrl+s) shows a one-line summary to confirm, then calls ``start(overrides, fresh)``
+    and waits: the app calls :meth:`failed` with the error, shown above the buttons naming the
+    field at fault (marked and focused), everything typed kept, or :meth:`started`, which closes
+    the dialog (dismissed with True; False when cancelled).
+
+    Args:
+        project_name: the project's name (the title).
+        max_steps, learning_rate: the project's values, shown beside their fields.
+        latest_run: the run a launch without "fresh run" resumes, or None.
+        start: called with the overrides and the fresh flag once the user confirms.
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
+    BINDINGS = [*FOCUS_KEYS, Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "launch", "Launch")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-tall")]  # below 24 rows: one-line fields, buttons in view
 
-    def __init__(self, project_name: str, *, max_steps: int = 0, learning_rate: float = 0.0):
+    def __init__(self, project_name: str, *, start: Callable[[list[str], bool], None], max_steps: int = 0,
+                 learning_rate: float = 0.0, latest_run: str | None = None):
         super().__init__()
         self.project_name = project_name
         self.max_steps = max_steps
         self.learning_rate = learning_rate
+        self.latest_run = latest_run
+        self.start = start
+        self.busy = False
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide"):
+        with Vertical(classes="dialog wide launch"):
             yield Label(f"Launch {self.project_name}", classes="question")
-            yield Label(f"max_steps (project: {self.max_steps or 'from epochs'})")
-            yield Input(placeholder="keep", id="max_steps", type="integer")
-            yield Label(f"learning_rate (project: {self.learning_rate:g})")
-            yield Input(placeholder="keep", id="learning_rate", type="number")
-            yield Label("more overrides: section.key=value, separated by spaces")
-            yield Input(placeholder="e.g. training.batch_size=32 hardware.device=cpu", id="extra")
-            yield Checkbox("fresh run (do not resume the latest run)", id="fresh")
+            with VerticalScroll(classes="launch-fields"):
+                yield Label(f"max_steps (project: {self.max_steps or 'from epochs'})")
+                yield Input(placeholder="keep", id="max_steps", type="integer")
+                yield Label(f"learning_rate (project: {self.learning_rate:g})")
+                yield Input(placeholder="keep", id="learning_rate", type="number")
+                yield Label("more overrides: section.key=value, separated by spaces")
+                yield Input(placeholder="e.g. training.batch_size=32 hardware.device=cpu", id="extra")
+                yield TickBox("fresh run (do not resume the latest run)", id="fresh")
             yield Static("", id="launch-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Launch", id="launch", variant="primary")
@@ -104,18 +138,41 @@ class LaunchScreen(ModalScreen[dict | None]):
     def on_mount(self) -> None:
         self.query_one("#max_steps", Input).focus()
 
-    def overrides(self) -> list[str]:
-        out = []
+    def fields(self) -> dict[str, list[str]]:
+        """The overrides of each field (``max_steps``, ``learning_rate``, ``extra``), as typed.
+
+        Raises:
+            ValueError: (field, message) for an item of ``extra`` that is not ``section.key=value``.
+        """
+        out: dict[str, list[str]] = {}
         for key in ("max_steps", "learning_rate"):
             value = self.query_one(f"#{key}", Input).value.strip()
-            if value:
-                out.append(f"training.{key}={value}")
+            out[key] = [f"training.{key}={value}"] if value else []
+        out["extra"] = []
         for item in self.query_one("#extra", Input).value.split():
             name, sep, _ = item.partition("=")
             if not sep or "." not in name:
-                raise ValueError(f"{item!r} is not section.key=value")
-            out.append(item)
+                raise ValueError("extra", f"{item!r} is not section.key=value")
+            out["extra"].append(item)
         return out
+
+    def overrides(self) -> list[str]:
+        """Every override, in field order (raises ValueError like :meth:`fields`)."""
+        return [item for items in self.fields().values() for item in items]
+
+    def summary(self) -> str:
+        """One line: steps, learning rate, other overrides, and fresh or resume."""
+        fields = self.fields()
+        steps = fields["max_steps"][0].partition("=")[2] if fields["max_steps"] else \
+            f"{self.max_steps or 'from epochs'} (project)"
+        lr = fields["learning_rate"][0].partition("=")[2] if fields["learning_rate"] else \
+            f"{self.learning_rate:g} (project)"
+        extra = " ".join(fields["extra"]) or "none"
+        if self.query_one("#fresh", Checkbox).value or self.latest_run is None:
+            how = "a new run"
+        else:
+            how = f"resumes {self.latest_run}"
+        return f"steps {steps} · lr {lr} · overrides {extra} · {how}"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_launch()
@@ -124,18 +181,79 @@ class LaunchScreen(ModalScreen[dict | None]):
         if event.button.id == "launch":
             self.action_launch()
         else:
-            self.dismiss(None)
+            self.dismiss(False)
+
+    def clear_errors(self) -> None:
+        for widget in self.query(Input):
+            widget.remove_class("-invalid")
+        self.query_one("#launch-error", Static).update("")
+
+    def show_error(self, field: str | None, message: Text | str) -> None:
+        """``message`` above the buttons (always in view), naming ``field``, which is marked and focused."""
+        self.clear_errors()
+        text = Text(f"{FIELD_NAMES[field]}: ", style="bold") if field else Text()
+        text.append_text(message if isinstance(message, Text) else Text(message))
+        self.query_one("#launch-error", Static).update(text)
+        if field is not None:
+            widget = self.query_one(f"#{field}", Input)
+            widget.add_class("-invalid")
+            widget.focus()
 
     def action_launch(self) -> None:
-        try:
-            overrides = self.overrides()
-        except ValueError as exc:
-            self.query_one("#launch-error", Static).update(str(exc))
+        if self.busy:
             return
-        self.dismiss({"overrides": overrides, "fresh": self.query_one("#fresh", Checkbox).value})
+        try:
+            overrides, summary = self.overrides(), self.summary()
+        except ValueError as exc:
+            self.show_error(*exc.args)
+            return
+        self.clear_errors()
+        fresh = self.query_one("#fresh", Checkbox).value
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.busy = True
+                self.query_one("#launch-error", Static).update(Text("starting…", style="bold"))
+                self.query_one("#launch", Button).disabled = True
+                self.start(overrides, fresh)
+
+        self.app.push_screen(ConfirmScreen(f"Launch {self.project_name}?\n{summary}", confirm="Start"), confirmed)
+
+    def field_of(self, override: str) -> str:
+        """The field an override came from."""
+        for field, items in self.fields().items():
+            if override in items:
+                return field
+        return "extra"
+
+    def failed(self, exc: BaseException) -> None:
+        """Show why the launch failed under the field at fault; everything typed stays."""
+        from lmtui.runs.launcher import OverrideError, ProjectChangedError, RunActiveError
+        from lmtui.runs.rundir import RunLocked
+
+        self.busy = False
+        self.query_one("#launch", Button).disabled = False
+        if isinstance(exc, OverrideError):
+            message = Text(f"{exc.override}: {exc.detail}")
+            if exc.hint:
+                message.append(f"\nfix: {exc.hint}", style="green")
+            self.show_error(self.field_of(exc.override), message)
+        elif isinstance(exc, ProjectChangedError):
+            self.show_error(None, Text(f"{exc.message}.\nfix: tick \"fresh run\" to start a new run (run "
+                                       f"{exc.run_id} is kept)", style="bold"))
+            self.query_one("#fresh", Checkbox).focus()
+        elif isinstance(exc, (RunActiveError, RunLocked)):
+            run_id = getattr(exc, "run_id", None) or "the latest run"
+            self.show_error(None, Text(f"{run_id} is already running: watch it on the runs screen (2); stop it "
+                                       "there (s), or tick \"fresh run\" to start another", style="bold"))
+        else:
+            self.show_error(None, error_text(exc))
+
+    def started(self) -> None:
+        self.dismiss(True)
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        self.dismiss(False)
 
 
 def error_text(exc: BaseException) -> Text:

@@ -21,7 +21,7 @@ from lmtui.fsutil import atomic_write_text
 from lmtui.project.load import check_consistency, parse_project, read_tables
 from lmtui.project.schema import SECTIONS
 from lmtui.project.tomledit import set_key
-from lmtui.tui.screens.dialogs import error_text
+from lmtui.tui.screens.dialogs import FOCUS_KEYS, error_text
 
 FORM_KEYS = [
     ("project", "name"), ("project", "description"),
@@ -78,7 +78,8 @@ def field_id(section: str, key: str) -> str:
 class EditProjectScreen(ModalScreen[bool]):
     """The form; dismisses with True once saved, False when cancelled."""
 
-    BINDINGS = [Binding("ctrl+s", "save", "Save"), Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [*FOCUS_KEYS, Binding("ctrl+s", "save", "Save"), Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "#f-project-name"
 
     def __init__(self, path: Path):
         super().__init__()
@@ -172,9 +173,11 @@ class EditProjectScreen(ModalScreen[bool]):
         except LmtuiError as exc:
             self.show_error(exc.key, error_text(exc))
             return
-        if text != self.text:
-            atomic_write_text(self.path, text)
-            self.app.notify(f"saved {self.path.name}")
+        if text == self.text:
+            self.query_one("#form-error", Static).update("nothing changed, nothing to save (escape closes the form)")
+            return
+        atomic_write_text(self.path, text)
+        self.app.notify(f"saved {self.path.name}")
         self.dismiss(True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

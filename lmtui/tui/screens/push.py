@@ -21,6 +21,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Static
 
+from lmtui.tui.screens.dialogs import FOCUS_KEYS, TickBox
+
 
 class PushScreen(ModalScreen[dict | None]):
     """Confirm and run a push of the run at ``run_path``; dismisses with the push record or None."""
@@ -43,7 +45,7 @@ class PushScreen(ModalScreen[dict | None]):
     PushScreen #push-buttons Button { margin-left: 1; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "push", "Push")]
+    BINDINGS = [*FOCUS_KEYS, Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "push", "Push")]
 
     def __init__(self, run_path: str):
         super().__init__()
@@ -65,9 +67,9 @@ class PushScreen(ModalScreen[dict | None]):
                     yield Label("repository", classes="push-label")
                     yield Input(placeholder="USER/NAME (default: your user / the project name)", id="push-repo")
                 with Horizontal(id="push-options"):
-                    yield Checkbox("private", True, id="push-private")
-                    yield Checkbox("checkpoints", False, id="push-checkpoints")
-                    yield Checkbox("event log", False, id="push-events")
+                    yield TickBox("private", True, id="push-private")
+                    yield TickBox("checkpoints", False, id="push-checkpoints")
+                    yield TickBox("event log", False, id="push-events")
             yield Static("checking the token and the account...", id="push-summary")
             with VerticalScroll(id="push-files"):
                 yield Static("", id="push-file-list")

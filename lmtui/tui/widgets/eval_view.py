@@ -45,7 +45,7 @@ def fill_table(table: DataTable, columns: list[tuple[str, dict]]) -> int:
 
 
 class EvalResults(Vertical):
-    """The evaluation results of the run at ``run_path``, refreshed while it is evaluated."""
+    """The evaluation results of the run at ``run_path``, refreshed while it is evaluated and on screen."""
 
     DEFAULT_CSS = """
     EvalResults { height: 1fr; }
@@ -69,15 +69,20 @@ class EvalResults(Vertical):
         yield Static("", id="eval-probes", markup=False)
 
     def on_mount(self) -> None:
-        self.poll()
+        self.poll(force=True)
         self.set_interval(self.interval, self.poll)
+
+    def on_show(self) -> None:
+        self.poll(force=True)
 
     @property
     def row_count(self) -> int:
         return self._rows
 
-    def poll(self) -> None:
-        """Take in new evaluation events and a changed results.json."""
+    def poll(self, force: bool = False) -> None:
+        """Take in new evaluation events and a changed results.json (not while hidden, unless ``force``)."""
+        if not force and not self.is_on_screen:
+            return
         events, self._offset = read_events(self.run_path / "events.jsonl", self._offset)
         for e in events:
             if e.get("type") in EVAL_EVENTS:

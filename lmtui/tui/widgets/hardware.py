@@ -34,7 +34,7 @@ def describe(sample: hardware.HardwareSample) -> Text:
 
 
 class HardwarePanel(Static):
-    """This machine's load, refreshed every ``interval`` seconds.
+    """This machine's load, refreshed every ``interval`` seconds while it is on screen.
 
     Args:
         sampler: returns a :class:`lmtui.hardware.HardwareSample` (tests pass a fixed one).
@@ -48,10 +48,16 @@ class HardwarePanel(Static):
 
     def on_mount(self) -> None:
         self.border_title = "this machine"
-        self.sample()
+        self.sample(force=True)
         self.set_interval(self.interval, self.sample)
 
-    def sample(self) -> None:
+    def on_show(self) -> None:
+        self.sample(force=True)
+
+    def sample(self, force: bool = False) -> None:
+        """Take a reading and show it (skipped while the panel is not on screen, unless ``force``)."""
+        if not force and not self.is_on_screen:
+            return
         reading = self.sampler()
         self.border_subtitle = "" if reading.gpus else "no NVIDIA GPU visible"
         self.update(describe(reading))
