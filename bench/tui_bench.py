@@ -245,7 +245,7 @@ with open(events, "a") as ev, open(log, "a") as lg:
 """
 
 # Keys sent on the run screen, in turn: (key, what shows that it took effect).
-LATENCY_KEYS = [("i", "tab details"), ("g", "tab charts"), ("t", "axis"), ("o", "tab log"), ("g", "tab charts"),
+LATENCY_KEYS = [("3", "tab details"), ("1", "tab charts"), ("t", "axis"), ("2", "tab log"), ("1", "tab charts"),
                 ("t", "axis")]
 
 

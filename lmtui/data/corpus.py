@@ -435,7 +435,7 @@ def hub_documents(name: str, config: str, split: str, text_column: str, stats: C
     """
     import datasets
 
-    where = f"{name}" + (f" ({config})" if config else "")
+    where = repr(name) + (f" ({config})" if config else "")
     hint = ("a Hub dataset needs the internet (or a local datasets cache): check the name and the connection, "
             "or read local files with train_files or hf_data_files")
     try:

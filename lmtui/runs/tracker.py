@@ -24,9 +24,13 @@ from lmtui.runs.events import POLL_BYTES, RunEvents, read_events
 from lmtui.runs.rundir import ACTIVE, RunDir
 from lmtui.runs.series import Series
 
-# Curves kept per run: name -> (event type, field).
+# Curves kept per run: name -> (event type, field). A distillation run's train events also carry the
+# unweighted components of its loss (docs/distillation.md, lmtui.distill.loss.COMPONENTS); other runs
+# leave those series empty.
+DISTILL_CURVES = ("loss_ce", "loss_mlm", "loss_cos")
 CURVES = {
     "loss": ("train", "loss"),
+    **{name: ("train", name) for name in DISTILL_CURVES},
     "learning_rate": ("train", "learning_rate"),
     "tokens_per_s": ("train", "tokens_per_s"),
     "grad_norm": ("train", "grad_norm"),

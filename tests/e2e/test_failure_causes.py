@@ -112,7 +112,11 @@ def test_a_sigkill_of_the_trainer_is_named(work):
 
 
 def test_a_corpus_error_keeps_its_key_in_brackets(work):
-    (work / "rows.jsonl").write_text("".join(json.dumps({"body": f"row {i} of text"}) + "\n" for i in range(50)))
+    # 3 MB of rows with one bad row in the middle: past the bounded sample `lmtui check` reads
+    # (a file that small would be read whole and refused before the run), so the run meets it.
+    rows = [{"text": f"row {i} of text, a sentence long enough to count"} for i in range(60_000)]
+    rows[40_000] = {"body": "row 40000 of text"}
+    (work / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     path = project(work, "column", max_steps=5)
     path.write_text(path.read_text().replace('train_files = ["corpus.txt"]', 'train_files = ["rows.jsonl"]'))
     proc = lmtui("run", str(path), cwd=work)

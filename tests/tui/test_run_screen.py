@@ -294,3 +294,13 @@ def test_details_show_the_tensorboard_command(runs_root):
     t = RunTracker(run)
     t.poll()
     assert f"tensorboard      tensorboard --logdir {run.path / 'tb'}" in str(details_text(t))
+
+
+async def test_events_read_soon_after_a_drawing_are_drawn_without_waiting_for_the_next_event(runs_root, tmp_path):
+    app = make_app([runs_root], tmp_path)
+    run = RunDir(runs_root / LIVE)
+    async with app.run_test(size=WIDE) as pilot:
+        screen = await open_run(app, pilot, run.path)
+        await wait_for(pilot, lambda: drawn(screen), 10, "the first frames")
+        run.emit("train", step=160, max_steps=400, loss=1.5, learning_rate=1e-4, tokens_per_s=6000.0, eta_s=10)
+        await wait_for(pilot, lambda: "160" in str(screen.charts["chart-loss"].frame_key), 5, "step 160 drawn")

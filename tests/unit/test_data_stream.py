@@ -223,7 +223,7 @@ def test_an_unreachable_hub_dataset_is_a_clear_error(tmp_path, monkeypatch):
     project = _project(tmp_path, 'hf_dataset = "nobody-here/no-such-dataset"')
     with pytest.raises(CorpusError) as err:
         corpus_documents(project)
-    assert "cannot load Hugging Face dataset nobody-here/no-such-dataset" in err.value.message
+    assert "cannot load Hugging Face dataset 'nobody-here/no-such-dataset'" in err.value.message
     assert err.value.key == "corpus.hf_dataset" and "internet" in err.value.hint
 
 

@@ -104,3 +104,18 @@ def test_hardware_reading_of_this_machine():
         assert 0 <= gpu.utilization <= 100 and 0 < gpu.memory_total
     text = describe(reading).plain
     assert "CPU" in text and "RAM" in text and all(f"GPU{g.index}" in text for g in reading.gpus)
+
+
+def test_tracker_keeps_the_loss_components_a_distillation_logs(tmp_path):
+    from lmtui.distill.loss import COMPONENTS
+    from lmtui.runs.tracker import DISTILL_CURVES
+
+    assert DISTILL_CURVES == COMPONENTS  # the names the training loop logs (lmtui.distill.loss)
+    run = RunDir(tmp_path / "student-20270115-070000")
+    run.path.mkdir()
+    run.emit("train", step=10, loss=30.0, loss_ce=4.0, loss_mlm=5.5, loss_cos=0.25)
+    run.emit("train", step=20, loss=28.0)
+    t = RunTracker(run)
+    t.poll()
+    assert [list(t.series[name].values) for name in COMPONENTS] == [[4.0], [5.5], [0.25]]
+    assert len(t.series["loss"]) == 2

@@ -6,7 +6,9 @@ builds the header, the details (only while the Details tab is shown) and the fra
 charts (only while the Charts tab is shown, at most every :data:`CHART_INTERVAL` seconds for
 new data, at once for a key that changes the view; each chart only when its data, view or
 size changed), and hands them over in one message; the screen applies what differs from
-what it shows. While another screen is on top, the worker idles.
+what it shows. While another screen is on top, the worker idles. The poll that first reads a
+distillation's loss components (``loss_ce``, ``loss_mlm``, ``loss_cos``) gives the loss panel
+their curves (:func:`loss_panel`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from textual.worker import get_current_worker
 from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate
 from lmtui.runs.resources import GroupSampler, RunResources
 from lmtui.runs.series import index_at
-from lmtui.runs.tracker import RunTracker
+from lmtui.runs.tracker import DISTILL_CURVES, RunTracker
 from lmtui.tui.keys import bind, help_binding
 from lmtui.tui.screens.push import PushScreen
 from lmtui.tui.screens.runs import STATUS_STYLE
-from lmtui.tui.widgets.chart import Chart, Curve, View
+from lmtui.tui.widgets.chart import PALETTE, Chart, Curve, View
 from lmtui.tui.widgets.eval_view import EvalResults
 from lmtui.tui.widgets.hardware import HardwarePanel
 from lmtui.tui.widgets.logview import LogView
@@ -84,6 +86,21 @@ def header_text(t: RunTracker, resources: RunResources | None = None, *, narrow:
     if resources is not None:
         out.append(f"  {resources_text(resources)}", style="cyan")
     return out
+
+
+def loss_panel(series: dict, distilling: bool) -> tuple[str, list[Curve]]:
+    """The loss panel's title and curves: the training and evaluation loss; for a distillation run
+    (``distilling``: its train events carry ``loss_ce``, ``loss_mlm``, ``loss_cos``, docs/distillation.md)
+    also those components, between the training loss they make up and the evaluation loss, under
+    the title ``loss`` (the legend names the five curves; the longer title would leave it no room).
+    The training and evaluation loss keep their colours either way."""
+    train = Curve("train", series["loss"], color=PALETTE[0])
+    evaluation = Curve("eval", series["eval_loss"], color=PALETTE[1], best="min")
+    if not distilling:
+        return "loss (train, eval)", [train, evaluation]
+    parts = [Curve(name.removeprefix("loss_"), series[name], color=PALETTE[2 + i])
+             for i, name in enumerate(DISTILL_CURVES)]
+    return "loss", [train, *parts, evaluation]
 
 
 def title_text(t: RunTracker, tab: str) -> str:
@@ -294,8 +311,7 @@ class RunScreen(Screen):
         self._last_status = None
         series = self.tracker.series
         curves = {
-            "chart-loss": ("loss (train, eval)", [Curve("train", series["loss"]),
-                                                  Curve("eval", series["eval_loss"], best="min")]),
+            "chart-loss": loss_panel(series, distilling=False),
             "chart-ppl": ("eval perplexity", [Curve("eval", series["perplexity"], best="min")]),
             "chart-lr": ("learning rate", [Curve("lr", series["learning_rate"])]),
             "chart-tps": ("tokens/s", [Curve("tokens/s", series["tokens_per_s"])]),
@@ -318,6 +334,7 @@ class RunScreen(Screen):
         self._applied = threading.Event()
         self._redraw_charts = True
         self._charts_drawn_at = 0.0
+        self._charts_stale = False  # events came in that the charts have not drawn yet
         self._shown: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
@@ -414,6 +431,9 @@ class RunScreen(Screen):
         t = self.tracker
         with t.lock:
             new = t.poll()
+            loss = self.charts["chart-loss"]
+            if len(loss.curves) == 2 and any(len(t.series[name]) for name in DISTILL_CURVES):
+                loss.title, loss.curves = loss_panel(t.series, distilling=True)  # a distillation's components came in
             state = t.state
             if t.status in ("queued", "running"):
                 self.last_resources = self.resources.sample(state.get("pid"), state.get("pid_start_time"))
@@ -424,7 +444,10 @@ class RunScreen(Screen):
             if self.tab == "details" and (new or t.status in ("queued", "running") or "details" not in self._shown):
                 frame.details = details_text(t, self.last_resources)
             now = time.monotonic()
-            due = self._redraw_charts or (new and now - self._charts_drawn_at >= CHART_INTERVAL)
+            # held until drawn: events read within CHART_INTERVAL of the last drawing are drawn once the
+            # interval is over, not only when the next event comes
+            self._charts_stale = self._charts_stale or bool(new)
+            due = self._redraw_charts or (self._charts_stale and now - self._charts_drawn_at >= CHART_INTERVAL)
             prepared = {}
             if charts and self.tab == "charts" and due:
                 views = self.views()
@@ -436,6 +459,7 @@ class RunScreen(Screen):
                 if len(prepared) == len(self.charts):  # else again once the charts are laid out
                     self._redraw_charts = False
                     self._charts_drawn_at = now
+                    self._charts_stale = False
         if prepared:
             extents = [p.x_extent for p in prepared.values() if p.x_extent]
             x_range = (min(e[0] for e in extents), max(e[1] for e in extents)) if extents else None
