@@ -85,7 +85,6 @@ class _Nvml:
                                  int(mem.used), int(mem.total), float(temp), power))
         return out
 
-
     def processes(self) -> list[GpuProcess]:
         """Compute processes of every GPU with their memory and recent SM utilization."""
         out = []

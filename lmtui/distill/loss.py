@@ -18,9 +18,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from lmtui.runs.events import DISTILL_LOSS_FIELDS
 from lmtui.train.model import MaskedLMObjective
 
-COMPONENTS = ("loss_ce", "loss_mlm", "loss_cos")
+COMPONENTS = DISTILL_LOSS_FIELDS  # the names of the parts in train events
 
 
 def distillation_loss(student_logits, teacher_logits, targets, student_states, teacher_states, attention_mask=None,

@@ -18,6 +18,9 @@ from typing import Iterator
 
 # At most this many bytes of events are parsed per call, so one poll of a huge file stays short.
 POLL_BYTES = 4 << 20
+# The unweighted parts of a distillation run's loss that its ``train`` events carry beside ``loss``
+# (written by lmtui.distill.loss, charted through lmtui.runs.tracker; docs/distillation.md).
+DISTILL_LOSS_FIELDS = ("loss_ce", "loss_mlm", "loss_cos")
 
 # `log` events kept by RunEvents.messages (the newest).
 KEEP_MESSAGES = 200

@@ -20,14 +20,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lmtui.runs.events import POLL_BYTES, RunEvents, read_events
+from lmtui.runs.events import DISTILL_LOSS_FIELDS, POLL_BYTES, RunEvents, read_events
 from lmtui.runs.rundir import ACTIVE, RunDir
 from lmtui.runs.series import Series
 
 # Curves kept per run: name -> (event type, field). A distillation run's train events also carry the
-# unweighted components of its loss (docs/distillation.md, lmtui.distill.loss.COMPONENTS); other runs
-# leave those series empty.
-DISTILL_CURVES = ("loss_ce", "loss_mlm", "loss_cos")
+# unweighted components of its loss (DISTILL_LOSS_FIELDS); other runs leave those series empty.
+DISTILL_CURVES = DISTILL_LOSS_FIELDS
 CURVES = {
     "loss": ("train", "loss"),
     **{name: ("train", name) for name in DISTILL_CURVES},

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 
 import pytest
-from support.cli import DATA, events, lmtui, only_run, write_project
+from support.cli import DATA, events, lmtui, only_run, wait_for, write_project
 
 pytestmark = [pytest.mark.slow]
 
@@ -105,19 +104,13 @@ def test_a_teacher_that_does_not_exist_exits_2_before_anything_runs(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def _wait_for(predicate, what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 @pytest.mark.long
 def test_distillation_killed_mid_way_resumes_with_the_same_losses(distilled, trained_run, tmp_path):
     project = distill_project(tmp_path, trained_run / "model")
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
-    _wait_for(lambda: (run / "checkpoints" / "step-4" / "trainer_state.json").is_file(), "a checkpoint")
+    wait_for(lambda: (run / "checkpoints" / "step-4" / "trainer_state.json").is_file(), what="a checkpoint",
+             poll=0.05)
     os.killpg(json.loads((run / "run.json").read_text())["pid"], signal.SIGKILL)
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

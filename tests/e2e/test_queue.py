@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.cli import lmtui
+from support.cli import lmtui, wait_for
 from support.runs import PROJECT_TOML
 
 from lmtui.errors import ProjectError
@@ -65,13 +65,6 @@ def start_fake(tmp_path: Path, name: str, kind: str, count: int, end: str = "fin
     return proc
 
 
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_gpus_assigned_in_order_released_on_finish_crash_and_kill(queue_env):
     tmp = queue_env
     a = start_fake(tmp, "a", "gpu", 2)  # takes GPUs 0,1
@@ -82,10 +75,10 @@ def test_gpus_assigned_in_order_released_on_finish_crash_and_kill(queue_env):
     d = start_fake(tmp, "d", "gpu", 3)  # needs every GPU: waits for c, which is killed
     (tmp / "d.go").touch()
     (tmp / "a.go").touch()
-    wait_for(lambda: any(e.run_id == "c" and e.assigned for e in Queue().entries()))
+    wait_for(lambda: any(e.run_id == "c" and e.assigned for e in Queue().entries()), timeout=30, poll=0.05)
     c_entry = next(e for e in Queue().entries() if e.run_id == "c")
     (tmp / "b.go").touch()
-    wait_for(lambda: b.poll() is not None)
+    wait_for(lambda: b.poll() is not None, timeout=30, poll=0.05)
     killed = time.time()
     os.kill(c.pid, signal.SIGKILL)
     c.wait()
@@ -113,19 +106,19 @@ def test_gpus_assigned_in_order_released_on_finish_crash_and_kill(queue_env):
 def test_a_real_driver_waits_for_its_slot_and_starts_when_free(queue_env):
     tmp = queue_env
     holder = start_fake(tmp, "holder", "slot", 1)
-    wait_for(lambda: Queue().entries()[0].assigned == [0])
+    wait_for(lambda: Queue().entries()[0].assigned == [0], timeout=30, poll=0.05)
     path = project_file(tmp, "slots = 1")
     corpus = tmp / "corpus.txt"
     project = load_project(path)
     with launcher.prepared(project) as (run, _):
         launcher.start_driver(run)
-    wait_for(lambda: "waiting for 1 slot" in run.log_file.read_text())
+    wait_for(lambda: "waiting for 1 slot" in run.log_file.read_text(), timeout=30, poll=0.05)
     assert run.status() == "queued" and run.read_state()["waiting_for"] == "1 slot: slot 0 (holder)"
     assert [e.run_id for e in Queue().entries()] == ["holder", run.run_id]
     corpus.unlink()  # the run fails at its first stage once it starts: cheap, and its slot is released
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
-    wait_for(lambda: run.status() == "failed", timeout=120)
+    wait_for(lambda: run.status() == "failed", timeout=120, poll=0.05)
     assert "assigned slot 0" in run.log_file.read_text()
     assert run.read_state()["devices"] == {"kind": "slot", "ids": [0]}
     assert Queue().entries() == []
@@ -152,8 +145,8 @@ def test_a_sweep_queues_its_points_in_order_and_cancel_takes_one_out(queue_env, 
     assert first.run_id.startswith("q-learning_rate_1e-3-") and second.run_id.startswith("q-learning_rate_2e-3-")
     frozen = load_project(second.project_file)
     assert (frozen.training.learning_rate, frozen.hardware.slots) == (2e-3, 1)
-    wait_for(lambda: "queued: waiting for 1 slot" in first.log_file.read_text())
-    wait_for(lambda: "queued: waiting for its turn" in second.log_file.read_text())
+    wait_for(lambda: "queued: waiting for 1 slot" in first.log_file.read_text(), timeout=30, poll=0.05)
+    wait_for(lambda: "queued: waiting for its turn" in second.log_file.read_text(), timeout=30, poll=0.05)
     assert [e.run_id for e in Queue().entries()] == ["holder", first.run_id, second.run_id]
     assert first.read_state()["waiting_for"] == "1 slot: slot 0 (holder)"
     assert second.read_state()["waiting_for"] == f"its turn, after {first.run_id}"
@@ -163,13 +156,13 @@ def test_a_sweep_queues_its_points_in_order_and_cancel_takes_one_out(queue_env, 
     assert lmtui("queue", "up", second.run_id, check=True).stdout.startswith(f"moved {second.run_id} up to position 2")
     assert "is running, not waiting" in lmtui("queue", "cancel", "holder").stderr
     assert lmtui("queue", "cancel", first.run_id, check=True).returncode == 0
-    wait_for(lambda: first.status() == "stopped")
+    wait_for(lambda: first.status() == "stopped", timeout=30, poll=0.05)
     assert first.read_state()["error"] == "cancelled while queued"
     assert [e.run_id for e in Queue().entries()] == ["holder", second.run_id]
     launcher.stop(second, force=True)
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
-    wait_for(lambda: Queue().entries() == [])
+    wait_for(lambda: Queue().entries() == [], timeout=30, poll=0.05)
     assert sweep.rows(record)[0]["status"] in ("stopped", "crashed")
 
 
@@ -204,7 +197,7 @@ def test_a_sweep_of_three_runs_in_one_slot_runs_them_one_after_another(queue_env
     sweep_id = proc.stdout.strip().splitlines()[-1].split()[1].rstrip(":")
     record = sweep.read_sweep(sweep.find_sweep(sweep_id, [tmp / "runs"]))
     runs = [RunDir(p["run"]) for p in record["points"]]
-    wait_for(lambda: all(r.status() == "finished" for r in runs), timeout=1200)
+    wait_for(lambda: all(r.status() == "finished" for r in runs), timeout=1200, poll=0.05)
     spans = sorted((r.read_state()["started"], r.read_state()["ended"]) for r in runs)
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans  # never two at once
     status = lmtui("sweep", "status", "wiki", "--json", cwd=tmp, check=True)
