@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data folder beside the repo, a trained tiny run, a folder of runs in every
+"""Shared fixtures: the test data generated from Python's own text, a trained tiny run, a folder of runs in every
 status and a working directory with projects (helpers: tests/support/)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support.cli import DATA, lmtui, only_run, wikitext_bert_project
+from support.cli import DATA, lmtui, only_run, prose_bert_project
 from support.runs import NOW, PROJECT_TOML, dead_pid, write_run
 
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
@@ -20,16 +20,15 @@ if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    if not DATA.is_dir():
-        pytest.fail(f"the shared test data is missing: {DATA} (it sits beside the repository)")
+    """The test data generated from Python's own text (tests/support/textdata.py)."""
     return DATA
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, data_dir) -> Path:
-    """A finished `lmtui run` of the WikiText-2 BERT project (tiny model): its run directory."""
+    """A finished `lmtui run` of the prose BERT project (tests/support/textdata.py) (tiny model): its run directory."""
     folder = tmp_path_factory.mktemp("trained")
-    project = wikitext_bert_project(folder)
+    project = prose_bert_project(folder)
     proc = lmtui("run", str(project), cwd=folder)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return only_run(folder / "runs")

@@ -84,7 +84,7 @@ def test_output_dir_that_is_a_file_is_rejected(tmp_path):
 
 def test_empty_corpus_file_is_rejected(tmp_path):
     (tmp_path / "empty.txt").write_text("")
-    project = write_project(tmp_path, "bad", _variant(f"{DATA}/wikitext-2/test.txt", "empty.txt"))
+    project = write_project(tmp_path, "bad", _variant(f"{DATA}/prose/train.txt", "empty.txt"))
     proc = lmtui("check", str(project), cwd=tmp_path)
     assert proc.returncode == 2
     assert "empty.txt' is empty" in proc.stderr and "[corpus.train_files]" in proc.stderr

@@ -7,13 +7,13 @@ import json
 import os
 import signal
 
-from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, prose_bert_project
 
 from lmtui.runs.rundir import RunDir
 
 
 def test_a_truncated_newest_checkpoint_is_skipped_and_the_previous_one_resumed(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "torn", max_steps=60, save_steps=10)
+    project = prose_bert_project(tmp_path, "torn", max_steps=60, save_steps=10)
     proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = RunDir(only_run(tmp_path / "runs"))

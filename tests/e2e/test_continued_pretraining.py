@@ -22,7 +22,7 @@ def continued(folder: Path, init_from: str, *, max_steps: int = 6, max_seq_lengt
         name = "continued"
 
         [corpus]
-        train_files = ["{DATA}/wikitext-2-raw/wiki.test.raw"]
+        train_files = ["{DATA}/prose/crlf.txt"]
 
         [model]
         init_from = "{init_from}"

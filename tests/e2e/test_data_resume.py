@@ -37,7 +37,7 @@ def _files(folder):
 
 
 def test_a_build_killed_mid_way_resumes_and_publishes_the_one_go_bytes(tmp_path):
-    text = (DATA / "wikitext-2" / "valid.txt").read_text()
+    text = (DATA / "prose" / "valid.txt").read_text()
     (tmp_path / "train.txt").write_text(text)
     project = write_project(tmp_path, "resume", """
         [corpus]

@@ -21,7 +21,7 @@ STEPS = 12
 
 
 def distill_project(folder, teacher, *, name="student", steps=STEPS, extra="", hardware=""):
-    """A DistilBERT student of ``teacher`` on a slice of WikiText-2 (dropout off, so runs compare exactly)."""
+    """A DistilBERT student of ``teacher`` on a slice of the docstring prose (dropout off, so runs compare exactly)."""
     folder.mkdir(parents=True, exist_ok=True)
     return write_project(folder, name, f"""
         [project]
@@ -29,8 +29,8 @@ def distill_project(folder, teacher, *, name="student", steps=STEPS, extra="", h
         output_dir = "runs"
 
         [corpus]
-        train_files = ["{DATA}/wikitext-2/test.txt"]
-        validation_files = ["{DATA}/wikitext-2/valid.txt"]
+        train_files = ["{DATA}/prose/train.txt"]
+        validation_files = ["{DATA}/prose/valid.txt"]
         max_documents = 400
 
         [model]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from support.cli import events, lmtui, only_run, wikitext_bert_project
+from support.cli import events, lmtui, only_run, prose_bert_project
 
 
 @pytest.mark.slow
 def test_document_packed_run_with_a_recipe_trains_and_reports_its_kernel(tmp_path):
-    project = wikitext_bert_project(tmp_path, "docpack", max_steps=10, save_steps=10,
+    project = prose_bert_project(tmp_path, "docpack", max_steps=10, save_steps=10,
                                     extra='packing = "document"\nrecipe = "modernbert"')
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

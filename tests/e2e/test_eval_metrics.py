@@ -33,10 +33,10 @@ def test_mean_and_sample_standard_deviation():
 
 @pytest.fixture(scope="module")
 def trained_tokenizer(data_dir):
-    """A function kind -> tokenizer trained on WikiText-2 lines (each kind trained once)."""
+    """A function kind -> tokenizer trained on docstring prose lines (each kind trained once)."""
     from lmtui.data.tokenizer import train_tokenizer
 
-    lines = (data_dir / "wikitext-2/test.txt").read_text().splitlines()
+    lines = (data_dir / "prose/train.txt").read_text().splitlines()
     documents = [line.strip() for line in lines if line.strip()][:1500]
     cache = {}
 

@@ -21,8 +21,8 @@ def eval_project(folder, data_dir):
         output_dir = "runs"
 
         [corpus]
-        train_files = ["{data_dir}/wikitext-2/test.txt"]
-        validation_files = ["{data_dir}/wikitext-2/valid.txt"]
+        train_files = ["{data_dir}/prose/train.txt"]
+        validation_files = ["{data_dir}/prose/valid.txt"]
 
         [tokenizer]
         kind = "byte_level_bpe"

@@ -92,8 +92,8 @@ def test_lmtui_run_reports_finetuning_progress(tmp_path):
         output_dir = "runs"
 
         [corpus]
-        train_files = ["{DATA}/wikitext-2/test.txt"]
-        validation_files = ["{DATA}/wikitext-2/valid.txt"]
+        train_files = ["{DATA}/prose/train.txt"]
+        validation_files = ["{DATA}/prose/valid.txt"]
 
         [tokenizer]
         kind = "wordpiece"

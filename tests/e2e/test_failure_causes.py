@@ -21,10 +21,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
-    """A folder with a small corpus (the first 2,000 lines of WikiText-2's test split); its
+    """A folder with a small corpus (the first 2,000 lines of prose/train.txt); its
     projects share one cache folder, so the tokenizer and token cache are built once."""
     folder = tmp_path_factory.mktemp("causes")
-    lines = (DATA / "wikitext-2" / "test.txt").read_text(encoding="utf-8").splitlines(keepends=True)[:2000]
+    lines = (DATA / "prose" / "train.txt").read_text(encoding="utf-8").splitlines(keepends=True)[:2000]
     (folder / "corpus.txt").write_text("".join(lines), encoding="utf-8")
     return folder
 

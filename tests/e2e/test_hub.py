@@ -279,7 +279,7 @@ def test_publish_stage_pushes_at_the_end_and_wraps_failures(tiny_run_template, t
 
 @pytest.mark.slow
 def test_lmtui_run_with_push_at_end_publishes_the_trained_model(trained_run, tmp_path, fake_hub):  # noqa: F811
-    """A real `lmtui run` (the lead's trained WikiText-2 BERT run, copied) resumed with [hub]
+    """A real `lmtui run` (the trained prose BERT run, copied) resumed with [hub]
     push_at_end: the driver's publish stage pushes the model it trained."""
     import shutil
 

@@ -13,7 +13,7 @@ name = "setbad"
 output_dir = "out"
 
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
+train_files = ["{DATA}/prose/train.txt"]
 
 [tokenizer]
 vocab_size = 2000

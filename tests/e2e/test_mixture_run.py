@@ -16,11 +16,11 @@ def test_a_mixture_project_trains_and_reports_tokens_per_source(tmp_path):
         deduplicate = true
 
         [corpus.sources.wiki]
-        files = ["{DATA}/wikitext-2/valid.txt"]
+        files = ["{DATA}/prose/valid.txt"]
         weight = 0.7
 
         [corpus.sources.shakespeare]
-        files = ["{DATA}/tiny-shakespeare/input.txt"]
+        files = ["{DATA}/reference/topics.txt"]
         weight = 0.3
 
         [tokenizer]

@@ -14,7 +14,7 @@ import signal
 import time
 
 import pytest
-from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, prose_bert_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("multiprocess")]
 
@@ -29,14 +29,14 @@ def tokenizer_dir(tmp_path_factory, data_dir):
     from lmtui.data.tokenizer import train_tokenizer
 
     folder = tmp_path_factory.mktemp("tokenizer")
-    docs = list(read_documents([data_dir / "wikitext-2" / "test.txt"]))
+    docs = list(read_documents([data_dir / "prose" / "train.txt"]))
     train_tokenizer(docs, "wordpiece", vocab_size=4000, lowercase=True, model_max_length=64).save_pretrained(folder)
     return folder
 
 
 def _project(folder, processes: int, tokenizer_dir):
     folder.mkdir(parents=True, exist_ok=True)
-    path = wikitext_bert_project(folder, "ddp", max_steps=STEPS, logging_steps=1, save_steps=10)
+    path = prose_bert_project(folder, "ddp", max_steps=STEPS, logging_steps=1, save_steps=10)
     text = path.read_text().replace(
         "config_overrides = { hidden_size = 64, num_attention_heads = 2, intermediate_size = 128 }", NO_DROPOUT)
     text = text.replace("[tokenizer]\n", f"[tokenizer]\npath = \"{tokenizer_dir}\"\n")

@@ -1,4 +1,4 @@
-"""`lmtui run` end to end as a user runs it: subprocess, real WikiText-2 data, model loaded back."""
+"""`lmtui run` end to end as a user runs it: subprocess, real prose from the standard library's docstrings, model loaded back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from support.cli import DATA, events, lmtui, only_run, wait_for, wikitext_bert_project
+from support.cli import DATA, events, lmtui, only_run, wait_for, prose_bert_project
 
 
 def test_run_trains_a_model_that_transformers_loads(trained_run):
@@ -62,7 +62,7 @@ def test_second_run_of_a_finished_project_reuses_everything(trained_run):
 
 
 def test_sigkill_mid_run_then_rerun_resumes_from_the_last_checkpoint(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "killed", max_steps=60)
+    project = prose_bert_project(tmp_path, "killed", max_steps=60)
     proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = only_run(tmp_path / "runs")
@@ -90,11 +90,11 @@ def test_resumed_run_sees_the_same_batches_as_an_uninterrupted_one(tmp_path, dat
     """Same step count, same data order: the loss at each step after resume matches a straight run."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    straight = wikitext_bert_project(tmp_path / "a", "same", max_steps=20, logging_steps=1)
+    straight = prose_bert_project(tmp_path / "a", "same", max_steps=20, logging_steps=1)
     assert lmtui("run", str(straight), cwd=straight.parent).returncode == 0
     run_a = only_run(straight.parent / "runs")
     # the same tokenizer: training WordPiece twice can break a tie at the vocabulary cut-off differently
-    interrupted = wikitext_bert_project(tmp_path / "b", "same", max_steps=20, logging_steps=1)
+    interrupted = prose_bert_project(tmp_path / "b", "same", max_steps=20, logging_steps=1)
     shared = f"[tokenizer]\npath = \"{run_a / 'tokenizer'}\"\n"
     interrupted.write_text(interrupted.read_text().replace("[tokenizer]\n", shared))
     assert lmtui("run", str(interrupted), "--detach", cwd=interrupted.parent).returncode == 0
@@ -111,7 +111,7 @@ def test_resumed_run_sees_the_same_batches_as_an_uninterrupted_one(tmp_path, dat
 
 
 def test_changed_project_is_not_resumed_silently(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "changed", max_steps=10)
+    project = prose_bert_project(tmp_path, "changed", max_steps=10)
     assert lmtui("run", str(project), cwd=tmp_path).returncode == 0
     proc = lmtui("run", str(project), "--set", "training.learning_rate=1e-4", cwd=tmp_path)
     assert proc.returncode == 2
@@ -122,7 +122,7 @@ def test_changed_project_is_not_resumed_silently(tmp_path, data_dir):
 
 
 def test_stop_writes_a_checkpoint_and_run_resumes(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "stopme", max_steps=400, save_steps=1000)
+    project = prose_bert_project(tmp_path, "stopme", max_steps=400, save_steps=1000)
     assert lmtui("run", str(project), "--detach", cwd=tmp_path).returncode == 0
     run = only_run(tmp_path / "runs")
     wait_for(lambda: (run / "events.jsonl").exists() and any(e["type"] == "train" for e in events(run)), 300,
@@ -144,7 +144,7 @@ def test_ctrl_c_in_lmtui_run_stops_gracefully_with_a_checkpoint(tmp_path, data_d
     import subprocess
     import sys
 
-    project = wikitext_bert_project(tmp_path, "ctrlc", max_steps=400, save_steps=1000)
+    project = prose_bert_project(tmp_path, "ctrlc", max_steps=400, save_steps=1000)
     proc = subprocess.Popen([sys.executable, "-m", "lmtui", "run", str(project)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = wait_for(lambda: next((p for p in (tmp_path / "runs").glob("ctrlc-*") if (p / "run.json").exists()),
@@ -165,7 +165,7 @@ def test_roberta_unigram_line_by_line_on_shakespeare(tmp_path, data_dir):
 
     project = write_project(tmp_path, "bard", f"""
         [corpus]
-        train_files = ["{data_dir}/tiny-shakespeare/input.txt"]
+        train_files = ["{data_dir}/reference/topics.txt"]
         document_delimiter = "blank_line"
         validation_split = 0.1
 
@@ -223,7 +223,7 @@ def test_continue_pretraining_from_a_saved_model(trained_run, tmp_path):
 
     project = write_project(tmp_path, "continued", f"""
         [corpus]
-        train_files = ["{DATA}/wikitext-2-raw/wiki.test.raw"]
+        train_files = ["{DATA}/prose/crlf.txt"]
 
         [model]
         architecture = "bert"

@@ -6,7 +6,7 @@ import shutil
 
 from support.cli import DATA, lmtui, write_project
 
-WIKI = DATA / "wikitext-2" / "valid.txt"
+WIKI = DATA / "prose" / "valid.txt"
 
 
 def test_prepare_twice_reuses_the_cache_and_rebuilds_a_corrupted_one(tmp_path):

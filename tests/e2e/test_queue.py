@@ -185,13 +185,13 @@ def test_bad_requests_queue_nothing(queue_env, monkeypatch):
 
 @pytest.mark.long
 def test_a_sweep_of_three_runs_in_one_slot_runs_them_one_after_another(queue_env, monkeypatch, data_dir):
-    from support.cli import wikitext_bert_project
+    from support.cli import prose_bert_project
 
     from lmtui.runs import sweep
 
     tmp = queue_env
     monkeypatch.setenv("LMTUI_FAKE_GPUS", "")
-    path = wikitext_bert_project(tmp, "wiki", max_steps=10, save_steps=10)
+    path = prose_bert_project(tmp, "wiki", max_steps=10, save_steps=10)
     path.write_text(path.read_text() + '\n[hardware]\ndevice = "cpu"\n')
     proc = lmtui("sweep", str(path), "--grid", "training.learning_rate=1e-3,2e-3,4e-3", cwd=tmp, check=True)
     sweep_id = proc.stdout.strip().splitlines()[-1].split()[1].rstrip(":")

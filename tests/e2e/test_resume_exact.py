@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, prose_bert_project
 
 
 @pytest.mark.long
@@ -18,7 +18,7 @@ def test_a_resumed_run_with_dropout_is_bit_exact(tmp_path, data_dir):
     runs = []
     for name in ("straight", "killed"):
         (tmp_path / name).mkdir()
-        project = wikitext_bert_project(tmp_path / name, "exact", max_steps=16, logging_steps=1, save_steps=8)
+        project = prose_bert_project(tmp_path / name, "exact", max_steps=16, logging_steps=1, save_steps=8)
         text = project.read_text()
         text = text.replace(next(line for line in text.splitlines() if "config_overrides" in line), dropout)
         if runs:  # the same tokenizer: WordPiece can break a tie at the vocabulary cut-off differently

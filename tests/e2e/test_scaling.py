@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.cli import events, lmtui, wikitext_bert_project
+from support.cli import events, lmtui, prose_bert_project
 
 FAKE_SRUN = """#!/bin/bash
 # fake srun: the command once per node of the allocation, SLURM_NODEID set, output to a file per node
@@ -52,7 +52,7 @@ def export_script(tmp: Path, project: Path, *extra: str) -> Path:
 
 
 def test_the_script_runs_the_node_command_on_every_node(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "slurmy")
+    project = prose_bert_project(tmp_path, "slurmy")
     script = export_script(tmp_path, project, "--partition", "debug", "--time", "10")
     fake_python = tmp_path / "python"
     fake_python.write_text('#!/bin/bash\necho "node $SLURM_NODEID of $SLURM_NNODES, rendezvous '
@@ -67,7 +67,7 @@ def test_the_script_runs_the_node_command_on_every_node(tmp_path, data_dir):
 
 
 def test_a_node_outside_slurm_is_refused(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "slurmy")
+    project = prose_bert_project(tmp_path, "slurmy")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     proc = subprocess.run(["python3", "-m", "lmtui.scaling.node", str(project)], env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and "not inside a Slurm job step" in proc.stderr
@@ -93,7 +93,7 @@ def test_two_nodes_on_localhost_train_like_one(tmp_path, data_dir):
     for name in ("one", "two"):
         folder = tmp_path / name
         folder.mkdir()
-        path = wikitext_bert_project(folder, "ddp", max_steps=20, logging_steps=1, save_steps=10)
+        path = prose_bert_project(folder, "ddp", max_steps=20, logging_steps=1, save_steps=10)
         text = path.read_text().replace(
             "config_overrides = { hidden_size = 64, num_attention_heads = 2, intermediate_size = 128 }", NO_DROPOUT)
         text = text.replace('output_dir = "runs"', f'output_dir = "runs"\ncache_dir = "{cache}"')

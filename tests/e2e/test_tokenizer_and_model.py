@@ -14,7 +14,7 @@ from lmtui.data.corpus import read_documents
 from lmtui.data.tokenizer import train_tokenizer
 from lmtui.project.load import parse_project
 
-DOCS = list(read_documents([DATA / "wikitext-2" / "valid.txt"]))
+DOCS = list(read_documents([DATA / "prose" / "valid.txt"]))
 
 
 @pytest.fixture(scope="module", params=["byte_level_bpe", "wordpiece", "unigram"])
@@ -77,7 +77,7 @@ def test_mask_token_absorbs_the_space_before_it(saved_tokenizer):
 def _project(arch: str, kind: str, tmp_path, overrides: str = "") -> object:
     text = f"""
 [corpus]
-train_files = ["{DATA}/wikitext-2/valid.txt"]
+train_files = ["{DATA}/prose/valid.txt"]
 [tokenizer]
 kind = "{kind}"
 vocab_size = 2000

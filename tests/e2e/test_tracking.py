@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from support.cli import events, lmtui, only_run, wait_for, wikitext_bert_project
+from support.cli import events, lmtui, only_run, wait_for, prose_bert_project
 from support.fake_hub import fake_hub  # noqa: F401  (fixture)
 
 from lmtui.project.load import parse_project
@@ -78,7 +78,7 @@ def test_a_push_logs_the_model_card_link_to_the_runs_tensorboard(trained_run, tm
 
 
 def _project(tmp_path: Path, report_to: str):
-    path = wikitext_bert_project(tmp_path, "tracked", max_steps=10, extra=f"\n[tracking]\nreport_to = {report_to}\n")
+    path = prose_bert_project(tmp_path, "tracked", max_steps=10, extra=f"\n[tracking]\nreport_to = {report_to}\n")
     return parse_project(path.read_text(), str(path), str(path))
 
 
@@ -130,7 +130,7 @@ def test_a_missing_tracker_package_is_a_check_error_naming_the_pip_package(tmp_p
 
     missing = next(name for name in ("comet_ml", "clearml", "swanlab", "aim") if not installed(name))
     package = {"comet_ml": "comet-ml"}.get(missing, missing)
-    path = wikitext_bert_project(tmp_path, "untracked", extra=f'\n[tracking]\nreport_to = ["{missing}"]\n')
+    path = prose_bert_project(tmp_path, "untracked", extra=f'\n[tracking]\nreport_to = ["{missing}"]\n')
     proc = lmtui("check", "--no-deep", str(path), cwd=tmp_path)
     assert proc.returncode == 2
     line = path.read_text().splitlines().index(f'report_to = ["{missing}"]') + 1
@@ -146,7 +146,7 @@ def test_a_missing_tracker_package_is_a_check_error_naming_the_pip_package(tmp_p
 
 @pytest.mark.long
 def test_tensorboard_after_a_kill_and_resume_has_each_step_once(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "killed", max_steps=60, logging_steps=2, save_steps=10)
+    project = prose_bert_project(tmp_path, "killed", max_steps=60, logging_steps=2, save_steps=10)
     proc = lmtui("run", str(project), "--detach", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = RunDir(only_run(tmp_path / "runs"))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.cli import events, lmtui, only_run, wikitext_bert_project
+from support.cli import events, lmtui, only_run, prose_bert_project
 
 pytestmark = pytest.mark.slow
 
 
 def test_checkpoints_between_logging_steps_hold_the_tokens_of_every_step(tmp_path, data_dir):
-    project = wikitext_bert_project(tmp_path, "counters", max_steps=7, logging_steps=3, save_steps=2,
+    project = prose_bert_project(tmp_path, "counters", max_steps=7, logging_steps=3, save_steps=2,
                                     extra="save_total_limit = 10")
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr

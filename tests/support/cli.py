@@ -1,6 +1,7 @@
 """The CLI as a user runs it, project files written for the tests, and reading a run's results.
 
-``REPO`` is this repository, ``DATA`` the real corpora beside it (``../shared/data``).
+``REPO`` is this repository, ``DATA`` the test data generated from Python's own text
+(:mod:`support.textdata`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from support.textdata import DATA
+
 REPO = Path(__file__).resolve().parents[2]
-DATA = (REPO.parent / "shared" / "data").resolve()
 
 
 def lmtui(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None,
@@ -51,17 +53,17 @@ def write_project(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def wikitext_bert_project(folder: Path, name: str = "wikibert", *, max_steps: int = 40, logging_steps: int = 5,
+def prose_bert_project(folder: Path, name: str = "wikibert", *, max_steps: int = 40, logging_steps: int = 5,
                           save_steps: int = 10, extra: str = "") -> Path:
-    """A BERT + WordPiece project on WikiText-2 (train on test.txt, validate on valid.txt), tiny model."""
+    """A BERT + WordPiece project on the docstring prose (train on prose/train.txt, validate on prose/valid.txt), tiny model."""
     return write_project(folder, name, f"""
         [project]
         name = "{name}"
         output_dir = "runs"
 
         [corpus]
-        train_files = ["{DATA}/wikitext-2/test.txt"]
-        validation_files = ["{DATA}/wikitext-2/valid.txt"]
+        train_files = ["{DATA}/prose/train.txt"]
+        validation_files = ["{DATA}/prose/valid.txt"]
 
         [tokenizer]
         kind = "wordpiece"

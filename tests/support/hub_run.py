@@ -1,6 +1,6 @@
 """A finished run directory with a tiny real model, built without running the pipeline.
 
-The tokenizer is trained with ``tokenizers`` on WikiText-2's test split, wrapped in
+The tokenizer is trained with ``tokenizers`` on the docstring prose (prose/train.txt), wrapped in
 ``PreTrainedTokenizerFast``; the model is a tiny ``RobertaForMaskedLM`` built from a config.
 Both are saved into ``<run>/model`` as the trainer does, and the events and run.json follow
 docs/events.md, so the publishing code sees what a real run leaves behind.
@@ -26,12 +26,12 @@ def project_source(output_dir: Path, hub: str = "") -> str:
     return f"""
 [project]
 name = "tinywiki"
-description = "A tiny RoBERTa on WikiText-2 for publishing tests"
+description = "A tiny RoBERTa on docstring prose for publishing tests"
 output_dir = "{output_dir}"
 
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
-validation_files = ["{DATA}/wikitext-2/valid.txt"]
+train_files = ["{DATA}/prose/train.txt"]
+validation_files = ["{DATA}/prose/valid.txt"]
 
 [tokenizer]
 kind = "byte_level_bpe"
@@ -59,7 +59,7 @@ def build_model(folder: Path) -> int:
     from tokenizers import ByteLevelBPETokenizer
     from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForMaskedLM
 
-    text = (DATA / "wikitext-2" / "test.txt").read_text(encoding="utf-8").splitlines()
+    text = (DATA / "prose" / "train.txt").read_text(encoding="utf-8").splitlines()
     lines = [line for line in text if line.strip()][:3000]
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
     bpe = ByteLevelBPETokenizer()
@@ -97,7 +97,7 @@ def build_run(root: Path, hub: str = "", *, run_id: str = "tinywiki-20260101-000
              preview=[["<s>", "Robert", "</s>"]])
     run.emit("dataset", cached=False, seconds=1.0, fingerprint="abc", train_tokens=301_234, validation_tokens=270_111,
              train_sequences=4706, validation_sequences=4220, documents=2891, corpus_bytes=1_256_449,
-             corpus_files=[str(DATA / "wikitext-2" / "test.txt")], invalid_utf8_lines=0)
+             corpus_files=[str(DATA / "prose" / "train.txt")], invalid_utf8_lines=0)
     run.emit("stage", stage="pretrain", state="start")
     run.emit("train_start", max_steps=30, start_step=0, batch_size=16, micro_batch_size=16,
              gradient_accumulation_steps=1, num_processes=1, device="cpu", mixed_precision="no", params=params,
@@ -126,8 +126,6 @@ def build_run(root: Path, hub: str = "", *, run_id: str = "tinywiki-20260101-000
 @pytest.fixture(scope="session")
 def tiny_run_template(tmp_path_factory) -> Path:
     """One built run (model trained once per session); tests copy it with :func:`copy_run`."""
-    if not DATA.is_dir():
-        pytest.fail(f"the shared test data is missing: {DATA}")
     root = tmp_path_factory.mktemp("hub-template")
     build_run(root)
     return root

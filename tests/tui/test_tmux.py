@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support.cli import lmtui, wikitext_bert_project
+from support.cli import lmtui, prose_bert_project
 
 from lmtui.procs import pid_alive
 from lmtui.runs.rundir import RunDir, list_runs
@@ -171,7 +171,7 @@ def kill_leftovers(root: Path) -> None:
 
 @pytest.mark.long
 def test_a_queued_sweep_runs_one_after_another_and_the_reopened_app_shows_its_table(tmp_path):
-    wikitext_bert_project(tmp_path, "qsweep", max_steps=5, logging_steps=1, save_steps=5,
+    prose_bert_project(tmp_path, "qsweep", max_steps=5, logging_steps=1, save_steps=5,
                           extra="\n        [hardware]\n        device = \"cpu\"\n        slots = 1")
     env = {"LMTUI_STATE_DIR": str(tmp_path / "state"), "LMTUI_SLOTS": "1"}
     app_cmd = " ".join(f"{k}={v}" for k, v in env.items()) + f" {sys.executable} -m lmtui"

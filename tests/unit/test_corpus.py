@@ -1,7 +1,8 @@
-"""Corpus files in every supported form, read from the real shared data."""
+"""Corpus files in every supported form, read from real prose generated in each form (tests/support/textdata.py)."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import shutil
@@ -12,7 +13,7 @@ from support.cli import DATA
 from lmtui.data.corpus import CorpusStats, read_documents, resolve_files, split_documents
 from lmtui.errors import CorpusError
 
-WIKI = DATA / "wikitext-2" / "valid.txt"
+WIKI = DATA / "prose" / "valid.txt"
 
 
 def _docs(paths, **kw):
@@ -28,10 +29,10 @@ def test_text_one_document_per_line_skips_empty_lines():
 
 
 def test_crlf_raw_file_and_blank_line_paragraphs():
-    raw = DATA / "wikitext-2-raw" / "wiki.test.raw"
+    raw = DATA / "prose" / "crlf.txt"
     docs, _ = _docs([raw])
     assert docs and not any("\r" in d for d in docs)
-    tokens = DATA / "wikitext-2" / "test.txt"
+    tokens = DATA / "prose" / "train.txt"
     paragraphs, _ = _docs([tokens], delimiter="blank_line")
     lines, _ = _docs([tokens])
     assert len(paragraphs) < len(lines)
@@ -42,7 +43,7 @@ def test_any_extension_gzip_and_folders(tmp_path):
     folder = tmp_path / "corpus"
     folder.mkdir()
     shutil.copy(WIKI, folder / "valid.tokens")
-    shutil.copy(DATA / "tiny-shakespeare" / "input.txt", folder / "shakespeare")  # no extension
+    shutil.copy(DATA / "reference" / "topics.txt", folder / "shakespeare")  # no extension
     with gzip.open(folder / "more.txt.gz", "wb") as fh:
         fh.write(WIKI.read_bytes())
     (folder / ".hidden").write_text("skip me\n")
@@ -57,11 +58,10 @@ def test_any_extension_gzip_and_folders(tmp_path):
 def test_jsonl_csv_tsv_and_parquet_read_the_text_column(tmp_path):
     sst = DATA / "glue" / "SST-2" / "dev.tsv"
     from_tsv, _ = _docs([sst], text_column="sentence")
-    assert len(from_tsv) == 872
+    with open(sst, newline="", encoding="utf-8") as fh:
+        assert from_tsv == [row["sentence"] for row in csv.DictReader(fh, delimiter="\t")] and len(from_tsv) > 200
     rows = [{"sentence": s, "n": i} for i, s in enumerate(from_tsv)]
     (tmp_path / "a.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    import csv
-
     with open(tmp_path / "a.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, ["n", "sentence"])
         w.writeheader()

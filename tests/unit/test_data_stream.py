@@ -20,8 +20,8 @@ from lmtui.data.tokenizer import train_tokenizer, training_documents
 from lmtui.errors import CorpusError, ProjectError
 from lmtui.project.load import load_project
 
-WIKI = DATA / "wikitext-2" / "valid.txt"
-SHAKESPEARE = DATA / "tiny-shakespeare" / "input.txt"
+WIKI = DATA / "prose" / "valid.txt"
+SHAKESPEARE = DATA / "reference" / "topics.txt"
 COLA = DATA / "glue" / "CoLA" / "dev.tsv"
 
 
@@ -48,10 +48,10 @@ def tokenizer_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def wiki_cache(tmp_path_factory, tokenizer_dir):
-    """(project, folder, meta) of WikiText-2's valid.txt built in one go, in shards of 150 kB."""
+    """(project, folder, meta) of prose/valid.txt built in one go, in shards of 30 kB."""
     folder = tmp_path_factory.mktemp("wiki")
     project = _project(folder, f'train_files = ["{WIKI}"]')
-    meta = build_cache(project, tokenizer_dir, folder / "one", log=lambda m: None, shard_bytes=150_000)
+    meta = build_cache(project, tokenizer_dir, folder / "one", log=lambda m: None, shard_bytes=30_000)
     return project, folder / "one", meta
 
 
@@ -78,10 +78,10 @@ def test_an_interrupted_build_resumes_at_its_first_unfinished_shard_and_gives_th
     project, one, one_go = wiki_cache
     build_dir = tmp_path / ".build-two"
     with pytest.raises(KeyboardInterrupt), _interrupt_after_shards(3):
-        build_cache(project, tokenizer_dir, tmp_path / "two", log=lambda m: None, shard_bytes=150_000)
+        build_cache(project, tokenizer_dir, tmp_path / "two", log=lambda m: None, shard_bytes=30_000)
     assert not (tmp_path / "two").exists() and build_dir.is_dir()  # nothing published, the shards kept
     logs = []
-    resumed = build_cache(project, tokenizer_dir, tmp_path / "two", log=logs.append, shard_bytes=150_000)
+    resumed = build_cache(project, tokenizer_dir, tmp_path / "two", log=logs.append, shard_bytes=30_000)
     assert any("resuming the token cache after 3 finished shard(s)" in m for m in logs) and one_go["shards"] > 3
     assert _digests(tmp_path / "two") == _digests(one)
     assert {k: v for k, v in resumed.items() if k != "seconds"} == {k: v for k, v in one_go.items() if k != "seconds"}
@@ -92,10 +92,10 @@ def test_a_damaged_shard_is_rebuilt_from_there_on(tmp_path, tokenizer_dir, wiki_
     project, one, _ = wiki_cache
     build_dir = tmp_path / ".build-two"
     with pytest.raises(KeyboardInterrupt), _interrupt_after_shards(2):
-        build_cache(project, tokenizer_dir, tmp_path / "two", log=lambda m: None, shard_bytes=150_000)
+        build_cache(project, tokenizer_dir, tmp_path / "two", log=lambda m: None, shard_bytes=30_000)
     (build_dir / "00001-train.bin").write_bytes(b"\0" * 10)
     logs = []
-    build_cache(project, tokenizer_dir, tmp_path / "two", log=logs.append, shard_bytes=150_000)
+    build_cache(project, tokenizer_dir, tmp_path / "two", log=logs.append, shard_bytes=30_000)
     assert any("after 1 finished shard(s)" in m for m in logs)
     assert _digests(tmp_path / "two") == _digests(one)
 

@@ -18,7 +18,7 @@ HEAD = """
 name = "p"
 
 [corpus]
-train_files = ["{data}/wikitext-2/test.txt"]
+train_files = ["{data}/prose/train.txt"]
 
 """
 

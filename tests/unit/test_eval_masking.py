@@ -95,7 +95,7 @@ def tokenizer():
     from lmtui.data.corpus import read_documents
     from lmtui.data.tokenizer import train_tokenizer
 
-    docs = list(read_documents([DATA / "wikitext-2" / "valid.txt"]))
+    docs = list(read_documents([DATA / "prose" / "valid.txt"]))
     return train_tokenizer(docs, "wordpiece", vocab_size=2000, lowercase=True, model_max_length=64), docs
 
 

@@ -23,7 +23,7 @@ class _Tokenizer:
 def _config(size: str, overrides: str = ""):
     project = parse_project(f"""
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
+train_files = ["{DATA}/prose/train.txt"]
 [model]
 architecture = "modernbert"
 size = "{size}"

@@ -97,7 +97,7 @@ name = "good"
 output_dir = "out"
 
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
+train_files = ["{DATA}/prose/train.txt"]
 
 [tokenizer]
 vocab_size = 2000
@@ -197,7 +197,7 @@ def test_check_without_deep_still_samples_the_corpus(tmp_path, capsys):
 
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n   \n" * 20)
-    path = write_project(tmp_path, "blank", GOOD.replace(f"{DATA}/wikitext-2/test.txt", str(blank)))
+    path = write_project(tmp_path, "blank", GOOD.replace(f"{DATA}/prose/train.txt", str(blank)))
     assert main(["check", "--no-deep", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"[corpus.train_files] corpus file '{blank}' has no text" in err, err

@@ -89,7 +89,7 @@ name = "quoted"
 output_dir = "runs"
 
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
+train_files = ["{DATA}/prose/train.txt"]
 
 [tokenizer]
 vocab_size = 2000

@@ -43,7 +43,7 @@ PUBLISHED = {
 
 BASE = f"""
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
+train_files = ["{DATA}/prose/train.txt"]
 
 [training]
 max_steps = 10

@@ -145,7 +145,7 @@ def test_an_init_from_config_transformers_cannot_read_is_refused(tmp_path):
     from lmtui.project.deep_check import check_model_config
 
     (tmp_path / "config.json").write_text('{"model_type": "no-such-model"}')
-    project, text = _project(tmp_path, f"{DATA}/wikitext-2/test.txt")
+    project, text = _project(tmp_path, f"{DATA}/prose/train.txt")
     with pytest.raises(ProjectError) as err:
         check_model_config(project, tmp_path, text)
     assert err.value.key == "model.init_from" and "config.json is not a model config" in err.value.message
@@ -157,7 +157,7 @@ def test_an_init_from_config_transformers_cannot_read_is_refused(tmp_path):
 def test_set_through_a_value_is_refused(tmp_path):
     from lmtui.runs.launcher import load_with_overrides
 
-    path = write_project(tmp_path, "probe", PROJECT.format(corpus=f"{DATA}/wikitext-2/test.txt"))
+    path = write_project(tmp_path, "probe", PROJECT.format(corpus=f"{DATA}/prose/train.txt"))
     with pytest.raises(ProjectError) as err:
         load_with_overrides(str(path), ["training.max_steps.x=1"])
     assert "override 'training.max_steps.x=1': training.max_steps is not a table" in err.value.format()
@@ -165,7 +165,7 @@ def test_set_through_a_value_is_refused(tmp_path):
 
 
 def test_the_good_project_passes_every_probe(tmp_path):
-    project, text = _project(tmp_path, f"{DATA}/wikitext-2/test.txt")
+    project, text = _project(tmp_path, f"{DATA}/prose/train.txt")
     sample_check.sample_check(project, text)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["probe.toml"]
 
@@ -176,7 +176,7 @@ def test_the_last_line_of_an_eval_file_is_checked_beyond_the_sample(tmp_path):
     (tmp_path / "dev.tsv").write_text("sentence\tlabel\n" + rows)
     task = ('\n[eval.tasks."my task"]\nkind = "classification"\ntrain_file = "train.tsv"\n'
             'validation_file = "dev.tsv"\ntext_column = "sentence"\n')
-    project, text = _project(tmp_path, f"{DATA}/wikitext-2/test.txt", task)
+    project, text = _project(tmp_path, f"{DATA}/prose/train.txt", task)
     with pytest.raises(ProjectError) as err:
         sample_check.check_eval_files(project, text)
     assert err.value.key == 'eval.tasks.my task.train_file'

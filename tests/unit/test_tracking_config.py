@@ -3,7 +3,7 @@ new and on a resumed run, and the evaluation results as metrics. No tracker is s
 
 from __future__ import annotations
 
-from support.cli import wikitext_bert_project
+from support.cli import prose_bert_project
 
 from lmtui.project.load import parse_project
 from lmtui.runs.rundir import RunDir
@@ -11,7 +11,7 @@ from lmtui.train import tracking
 
 
 def _project(tmp_path, report_to='["tensorboard", "wandb", "mlflow"]'):
-    path = wikitext_bert_project(tmp_path, "t", extra=f"\n[tracking]\nreport_to = {report_to}\n")
+    path = prose_bert_project(tmp_path, "t", extra=f"\n[tracking]\nreport_to = {report_to}\n")
     return parse_project(path.read_text(), str(path), str(path))
 
 
