@@ -3,7 +3,9 @@ accuracy with fixed masks; pseudo-perplexity; fill-mask probes.
 
 - Perplexity: the held-out documents are tokenized with the model's tokenizer (special tokens
   per document) and cut into sequences of at most ``seq_length`` tokens as pretraining cuts its
-  validation split (packed blocks, or one per document with ``line_by_line``); the first
+  validation split (packed blocks, or one per document with ``line_by_line``), and scored with
+  the run's ``packing``: with ``"document"`` each document of a packed block attends to its own
+  tokens only, positions restarting at each, as the trainer's held-out evaluation does; the first
   ``max_sequences`` are masked and batched by :func:`lmtui.data.batches.eval_batches`, the
   trainer's periodic evaluation (sequence ``i`` masked BERT-style with a generator seeded by
   (``mask_seed``, ``i``)), so the same model always gets the same number whatever the batch size,
@@ -27,7 +29,7 @@ import torch
 from lmtui.data.batches import IGNORE_INDEX, MaskingConfig, Sequences, eval_batches
 from lmtui.errors import LmtuiError
 from lmtui.project.sections.eval import MASK_PLACEHOLDERS
-from lmtui.train.model import MaskedLMObjective, perplexity
+from lmtui.train.model import MaskedLMObjective, document_inputs, perplexity
 
 
 class _TokenizedDocuments:
@@ -45,12 +47,13 @@ class _TokenizedDocuments:
 
 
 def held_out_sequences(tokenizer, documents: list[str], seq_length: int, max_sequences: int,
-                       line_by_line: bool = False) -> Sequences:
+                       line_by_line: bool = False, packing: str = "concat") -> Sequences:
     """The trainer's sequences of ``documents``: tokenized as the token cache does (special tokens
     per document), then packed into blocks of ``seq_length`` ids (the tail dropped unless it is
     the only block) or, with ``line_by_line``, one per document truncated to ``seq_length``
-    (:class:`lmtui.data.batches.Sequences`). Tokenizing stops once the first ``max_sequences``
-    (0: all) sequences are complete.
+    (:class:`lmtui.data.batches.Sequences`; ``packing`` as ``[training] packing``: with
+    ``"document"`` the blocks carry their document segments). Tokenizing stops once the first
+    ``max_sequences`` (0: all) sequences are complete.
     """
     backend = tokenizer.backend_tokenizer
     ids: list[int] = []
@@ -61,17 +64,19 @@ def held_out_sequences(tokenizer, documents: list[str], seq_length: int, max_seq
             lengths.append(len(enc.ids))
         if max_sequences and (len(lengths) if line_by_line else len(ids) // seq_length) >= max_sequences:
             break
-    return Sequences(_TokenizedDocuments(ids, lengths), seq_length, line_by_line, tokenizer.sep_token_id)
+    return Sequences(_TokenizedDocuments(ids, lengths), seq_length, line_by_line, tokenizer.sep_token_id, packing)
 
 
 class _Scorer:
     """Masked-LM loss over selected positions for any ``*ForMaskedLM`` (head on masked rows only
-    for the four lmtui architectures, full logits otherwise)."""
+    for the four lmtui architectures, full logits otherwise). With ``documents``, the attention
+    mask of a batch holds the segment ids of packed documents (:func:`lmtui.train.model.document_inputs`)."""
 
-    def __init__(self, model):
+    def __init__(self, model, documents: bool = False):
         self.model = model
+        self.documents = documents
         try:
-            self.objective = MaskedLMObjective(model)
+            self.objective = MaskedLMObjective(model, documents=documents)
         except ValueError:
             self.objective = None
 
@@ -81,7 +86,10 @@ class _Scorer:
         if self.objective is not None:
             loss, correct, count = self.objective(input_ids, labels, attention_mask)
             return float(loss) * count, int(correct), int(count)
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+        inputs = {"attention_mask": attention_mask}
+        if self.documents and attention_mask is not None:
+            inputs = document_inputs(self.model, attention_mask)
+        logits = self.model(input_ids=input_ids, **inputs).logits
         selected = labels != IGNORE_INDEX
         sel_logits, targets = logits[selected].float(), labels[selected]
         loss = torch.nn.functional.cross_entropy(sel_logits, targets, reduction="sum")
@@ -89,19 +97,21 @@ class _Scorer:
 
 
 def mlm_perplexity(model, tokenizer, documents: list[str], *, seq_length: int, max_sequences: int, mask_seed: int,
-                   batch_size: int, masking: MaskingConfig, device, line_by_line: bool = False) -> dict:
+                   batch_size: int, masking: MaskingConfig, device, line_by_line: bool = False,
+                   packing: str = "concat") -> dict:
     """Held-out MLM loss, perplexity and masked-token accuracy with fixed masks, over the first
-    ``max_sequences`` (0: all) of :func:`held_out_sequences`.
+    ``max_sequences`` (0: all) of :func:`held_out_sequences`, packed as the run packs
+    (``packing``: ``"concat"`` or ``"document"``).
 
     Returns:
         {"loss", "perplexity", "accuracy", "tokens" (masked tokens scored), "sequences",
          "seq_length", "mask_seed"}.
     """
-    sequences = held_out_sequences(tokenizer, documents, seq_length, max_sequences, line_by_line)
+    sequences = held_out_sequences(tokenizer, documents, seq_length, max_sequences, line_by_line, packing)
     scored = min(max_sequences, len(sequences)) if max_sequences else len(sequences)
     if not scored:
         raise LmtuiError("no held-out text to score", hint="set [eval] text_files, or check the validation split")
-    scorer = _Scorer(model)
+    scorer = _Scorer(model, documents=sequences.documents)
     loss_sum, correct, count = 0.0, 0, 0
     for batch in eval_batches(sequences, masking, micro_batch_size=batch_size, max_samples=scored, seed=mask_seed):
         mask = batch["attention_mask"]

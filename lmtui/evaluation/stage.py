@@ -104,9 +104,9 @@ def part_fingerprints(project, table: dict, specs: list[TaskSpec], model_fp: str
                    "seq_length": project.training.max_seq_length, "line_by_line": project.training.line_by_line}
     out = {}
     if table["perplexity"]:
-        out["perplexity"] = digest_bytes("ppl-v2", model_fp, text_source, table["max_sequences"], table["mask_seed"],
+        out["perplexity"] = digest_bytes("ppl-v3", model_fp, text_source, table["max_sequences"], table["mask_seed"],
                                          project.training.mlm_probability, project.training.mask_replace_prob,
-                                         project.training.random_replace_prob)
+                                         project.training.random_replace_prob, project.training.packing)
     if table["pseudo_perplexity_samples"]:
         out["pseudo_perplexity"] = digest_bytes("pppl-v1", model_fp, text_source, table["pseudo_perplexity_samples"],
                                                 table["mask_seed"])

@@ -113,6 +113,7 @@ def evaluate_intrinsic(project, table: dict, model_dir: str, intrinsic: list[str
             m = intr.mlm_perplexity(model, tokenizer, docs, seq_length=seq_length,
                                     max_sequences=table["max_sequences"], mask_seed=table["mask_seed"],
                                     batch_size=table["batch_size"], line_by_line=project.training.line_by_line,
+                                    packing=project.training.packing,
                                     masking=MaskingConfig.from_tokenizer(tokenizer, project.training),
                                     device=device)
             store({"perplexity": m | {"fingerprint": fps["perplexity"]},

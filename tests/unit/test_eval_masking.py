@@ -99,10 +99,10 @@ def tokenizer():
     return train_tokenizer(docs, "wordpiece", vocab_size=2000, lowercase=True, model_max_length=64), docs
 
 
-@pytest.mark.parametrize("line_by_line", [False, True])
-def test_trainer_and_evaluate_stage_score_the_same_held_out_loss(tokenizer, tmp_path, line_by_line):
+@pytest.mark.parametrize("line_by_line, packing", [(False, "concat"), (True, "concat"), (False, "document")])
+def test_trainer_and_evaluate_stage_score_the_same_held_out_loss(tokenizer, tmp_path, line_by_line, packing):
     """The validation split of a token cache, scored by the trainer's periodic eval and by the
-    evaluate stage's perplexity, with different batch sizes, gives the same loss."""
+    evaluate stage's perplexity, with different batch sizes, gives the same loss, for each packing."""
     from accelerate import Accelerator
     from transformers import BertConfig, BertForMaskedLM
 
@@ -115,7 +115,7 @@ def test_trainer_and_evaluate_stage_score_the_same_held_out_loss(tokenizer, tmp_
     held_out = docs[:400]
     _write_split(held_out, tok, tmp_path / "validation.bin", tmp_path / "validation.idx", np.uint16)
     (tmp_path / "meta.json").write_text(json.dumps({"dtype": "uint16"}))
-    sequences = Sequences(TokenCache(tmp_path, "validation"), 64, line_by_line, tok.sep_token_id)
+    sequences = Sequences(TokenCache(tmp_path, "validation"), 64, line_by_line, tok.sep_token_id, packing)
     torch.manual_seed(0)
     model = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
                                        num_attention_heads=2, num_hidden_layers=2, max_position_embeddings=64,
@@ -123,10 +123,12 @@ def test_trainer_and_evaluate_stage_score_the_same_held_out_loss(tokenizer, tmp_
                                        pad_token_id=tok.pad_token_id))  # evaluate() leaves it in train mode
     masking = MaskingConfig.from_tokenizer(tok)
 
-    trainer = evaluate(MaskedLMObjective(model), Accelerator(cpu=True), sequences, masking,
+    documents = packing == "document"
+    trainer = evaluate(MaskedLMObjective(model, documents=documents), Accelerator(cpu=True), sequences, masking,
                        SimpleNamespace(micro_batch_size=4, max_eval_samples=30))
     stage = mlm_perplexity(model, tok, held_out, seq_length=64, max_sequences=30, mask_seed=EVAL_MASK_SEED,
-                           batch_size=7, masking=masking, device="cpu", line_by_line=line_by_line)
+                           batch_size=7, masking=masking, device="cpu", line_by_line=line_by_line,
+                           packing=packing)
     assert len(sequences) > 30 and stage["sequences"] == 30
     assert stage["tokens"] == trainer["tokens"] > 100
     assert stage["loss"] == pytest.approx(trainer["loss"], abs=1e-6)
