@@ -97,6 +97,7 @@ def describe(event: dict) -> str | None:
     if t == "finetune" and event["state"] == "end":
         return f"{event['task']} seed {event['seed']}: fine-tuned and scored in {event['seconds']:.1f} s"
     if t == "eval_result":
+        from lmtui.evaluation.metrics import CHANCE_NOTE
         from lmtui.evaluation.results import fmt_metric
 
         task, m = event["task"], event.get("metrics") or {}
@@ -112,11 +113,15 @@ def describe(event: dict) -> str | None:
         if event.get("summary"):
             if len(event.get("seeds", [])) < 2:
                 return None
-            shown = ", ".join(f"{k} {fmt_metric(k, v['mean'], v['std'])}" for k, v in m.items())
-            return f"{task} {event['split']} over seeds {event['seeds']}: {shown}"
+            shown = ", ".join(f"{k} {fmt_metric(k, v['mean'], v['std'])}" for k, v in m.items()
+                              if k != "majority_accuracy")
+            note = f"; {event['note']}" if event.get("note") else ""
+            return f"{task} {event['split']} over seeds {event['seeds']}: {shown}{note}"
         shown = ", ".join(f"{k} {fmt_metric(k, v)}" for k, v in m.items()
-                          if k not in ("examples", "truncated_words") and isinstance(v, float))
-        return f"{task} seed {event['seed']} {event['split']}: {shown} ({m.get('examples')} examples)"
+                          if k not in ("examples", "truncated_words", "majority_accuracy") and isinstance(v, float))
+        note = (f"; {CHANCE_NOTE} ({fmt_metric('accuracy', m['majority_accuracy'])})"
+                if m.get("no_better_than_majority") else "")
+        return f"{task} seed {event['seed']} {event['split']}: {shown} ({m.get('examples')} examples){note}"
     if t == "eval_end":
         return f"evaluation {event['status']}" + (f": {event['error']}" if event.get("error") else "")
     return None

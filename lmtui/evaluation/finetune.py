@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import torch
 
 from lmtui.data.batches import IGNORE_INDEX
-from lmtui.evaluation.metrics import classification_metrics, entity_metrics
+from lmtui.evaluation.metrics import (classification_metrics, entity_metrics, majority_accuracy,
+                                     no_better_than_majority)
 from lmtui.evaluation.readers import Sentence, TaskData, TextExample
 from lmtui.fmt import fmt_clock
 from lmtui.train.optim import adamw
@@ -166,12 +167,19 @@ def predict(model, enc: Encoded, pad_id: int, batch_size: int, device) -> list:
     return out
 
 
-def score(spec, examples: list, enc: Encoded, predictions: list, labels: list[str]) -> tuple[dict, dict | None]:
-    """(metrics, per-type metrics or None) of one scored split."""
+def score(spec, examples: list, enc: Encoded, predictions: list, labels: list[str],
+          train_labels: list[str] = ()) -> tuple[dict, dict | None]:
+    """(metrics, per-type metrics or None) of one scored split. Classification adds
+    ``majority_accuracy``: the accuracy of always answering the training split's most frequent
+    label (``train_labels``), the floor a fine-tuned model must clear."""
     if spec.kind == "classification":
         gold = [e.label for e in examples]
         pred = [labels[p] for p in predictions]
-        return classification_metrics(gold, pred, spec.metrics, spec.positive_label), None
+        metrics = classification_metrics(gold, pred, spec.metrics, spec.positive_label)
+        metrics["majority_accuracy"] = majority_accuracy(gold, list(train_labels))
+        accuracy = sum(g == p for g, p in zip(gold, pred)) / max(len(gold), 1)
+        metrics["no_better_than_majority"] = no_better_than_majority(accuracy, metrics["majority_accuracy"], len(gold))
+        return metrics, None
     gold, pred, truncated = [], [], 0
     for s, first, p in zip(examples, enc.first_tokens, predictions):
         gold.append(list(s.tags))
@@ -197,7 +205,8 @@ def score_splits(spec, data: TaskData, scored: dict, model, pad_id: int, device)
     out = {"splits": {}, "per_type": {}}
     for split, enc in scored.items():
         predictions = predict(model, enc, pad_id, 2 * spec.batch_size, device)
-        metrics, per_type = score(spec, data.splits[split], enc, predictions, data.labels)
+        metrics, per_type = score(spec, data.splits[split], enc, predictions, data.labels,
+                                  [e.label for e in data.train] if spec.kind == "classification" else ())
         metrics["examples"] = len(enc)
         out["splits"][split] = metrics
         if per_type is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+CHANCE_NOTE = "no better than the majority class"
+
 
 def classification_metrics(gold: list[str], predicted: list[str], names: list[str], positive_label: str) -> dict:
     """The requested metrics (``accuracy``, ``f1`` of ``positive_label``, ``matthews_correlation``)."""
@@ -24,6 +26,24 @@ def classification_metrics(gold: list[str], predicted: list[str], names: list[st
         elif name == "matthews_correlation":
             out[name] = float(matthews_corrcoef(gold, predicted))
     return out
+
+
+def majority_accuracy(gold: list[str], train_labels: list[str]) -> float:
+    """Accuracy on ``gold`` of always predicting the most frequent label of ``train_labels``
+    (the majority-class baseline; ties go to the label first seen), a fraction in [0, 1]."""
+    counts: dict[str, int] = {}
+    for label in train_labels:
+        counts[label] = counts.get(label, 0) + 1
+    majority = max(counts, key=counts.get) if counts else None
+    return sum(g == majority for g in gold) / max(len(gold), 1)
+
+
+def no_better_than_majority(accuracy: float, majority: float, examples: int) -> bool:
+    """Whether ``accuracy`` on ``examples`` scored examples is within two standard errors of the
+    majority-class accuracy (binomial standard error sqrt(p (1 - p) / n) at p = ``majority``):
+    a model that learned nothing the label counts do not already tell."""
+    se = math.sqrt(max(majority * (1 - majority), 1e-12) / max(examples, 1))
+    return accuracy <= majority + 2 * se
 
 
 def entity_metrics(gold: list[list[str]], predicted: list[list[str]], names: list[str]) -> tuple[dict, dict]:

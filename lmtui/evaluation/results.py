@@ -35,7 +35,7 @@ RESULTS_VERSION = 1
 
 SPLIT_ORDER = ("validation", "test")
 LOWER_IS_BETTER = ("perplexity", "loss", "pseudo_perplexity", "params")
-PERCENT_METRICS = ("accuracy", "f1", "precision", "recall")  # shares, shown by lmtui.fmt.fmt_percent
+PERCENT_METRICS = ("accuracy", "f1", "precision", "recall", "majority_accuracy")  # shares, shown by lmtui.fmt.fmt_percent
 CORRELATION_METRICS = ("matthews_correlation",)  # in [-1, 1], shown x100 as GLUE reports it (Wang et al. 2019)
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "precision": "precision", "recall": "recall",
                 "matthews_correlation": "MCC"}
@@ -183,6 +183,9 @@ def metric_rows(entry: dict) -> list[tuple[str, str, object]]:
                 if metric in values:
                     rows.append((f"task:{name}:{split}:{metric}", f"{name} {METRIC_NAMES.get(metric, metric)} ({split})",
                                  values[metric]))
+            if "majority_accuracy" in values:
+                rows.append((f"task:{name}:{split}:majority_accuracy",
+                             f"{name} majority-class accuracy ({split}; the floor to clear)", values["majority_accuracy"]))
             for etype, stats in sorted(((task.get("per_type") or {}).get(split) or {}).items()):
                 rows.append((f"task:{name}:{split}:f1:{etype}", f"{name} F1 {etype} ({split})", stats.get("f1")))
     return rows
@@ -222,7 +225,7 @@ def comparison(columns: list[tuple[str, dict]]) -> tuple[list[str], list[tuple[s
         cells = [fmt_value(metric, values[key].get(i)) for i in range(len(columns))]
         numbers = {i: _number(v) for i, v in values[key].items() if _number(v) is not None}
         best = None
-        if len(numbers) > 1:
+        if len(numbers) > 1 and metric != "majority_accuracy":  # a property of the data, not of a model
             pick = min if metric in LOWER_IS_BETTER else max
             best = pick(numbers, key=numbers.get)
         rows.append((titles[key], cells, best))

@@ -23,6 +23,7 @@ import traceback
 from lmtui.errors import LmtuiError
 from lmtui.evaluation import results as res
 from lmtui.evaluation.finetune import StopRequested
+from lmtui.evaluation.metrics import CHANCE_NOTE
 from lmtui.evaluation.stage import read_request
 from lmtui.evaluation.teacher import teacher_request
 from lmtui.procs import process_start_time
@@ -72,6 +73,9 @@ def aggregate(spec, per_seed: list[dict]) -> dict:
             out[name] = mean_std([r["splits"][split][name] for r in per_seed])
         if "truncated_words" in metrics:
             out["truncated_words"] = metrics["truncated_words"]
+        if "majority_accuracy" in metrics:
+            out["majority_accuracy"] = metrics["majority_accuracy"]
+            out["no_better_than_majority"] = all(r["splits"][split]["no_better_than_majority"] for r in per_seed)
         splits[split] = out
     per_type = {}
     for split, types in first.get("per_type", {}).items():
@@ -167,13 +171,16 @@ def evaluate_tasks(specs, table: dict, model_dir: str, fps: dict, accelerator, s
             for split, metrics in result["splits"].items():
                 emit("eval_result", task=spec.name, seed=seed, split=split, metrics=metrics)
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k in spec.metrics)
-                log(f"[{spec.name} seed {seed}] {split}: {shown} ({metrics['examples']} examples)")
+                log(f"[{spec.name} seed {seed}] {split}: {shown} ({metrics['examples']} examples)"
+                    + (f"; {CHANCE_NOTE} ({metrics['majority_accuracy']:.4f})"
+                       if metrics.get("no_better_than_majority") else ""))
         summary = aggregate(spec, per_seed)
         summary["fingerprint"] = fps[f"task:{spec.name}"]
         store({"tasks": {spec.name: summary}})
         for split, values in summary["splits"].items():
             emit("eval_result", task=spec.name, split=split, summary=True, seeds=summary["seeds"],
-                 metrics={k: {"mean": v["mean"], "std": v["std"]} for k, v in values.items() if isinstance(v, dict)})
+                 metrics={k: {"mean": v["mean"], "std": v["std"]} for k, v in values.items() if isinstance(v, dict)},
+                 **({"note": CHANCE_NOTE} if values.get("no_better_than_majority") else {}))
 
 
 def evaluate(run: RunDir, request: dict, specs, emit, log) -> None:
