@@ -76,7 +76,7 @@ def test_dry_run_writes_the_upload_folder_offline_and_it_loads(run, tmp_path):
     values = {m["type"]: m["value"] for r in results for m in r["metrics"]}
     assert values["perplexity"] == pytest.approx(2.718281828 ** (6.9 - 30 * 0.04), rel=1e-3)
     # the story of the run
-    for needle in ("RobertaForMaskedLM", "byte-level BPE", "`test.txt`", "`valid.txt`", "301,234", "270,111",
+    for needle in ("RobertaForMaskedLM", "byte-level BPE", "`train.txt`", "`valid.txt`", "301,234", "270,111",
                    "1.2 MB", "learning_rate", "mlm_probability", "cpu x 1", "training time", "loss_curve.png",
                    'pipeline("fill-mask", model="alice/tiny-wiki")', "<mask>"):
         assert needle in card, needle
