@@ -12,7 +12,7 @@ from lmtui.fsutil import atomic_write_text
 from lmtui.project.freeze import toml_value
 from lmtui.project.load import load_project, project_text
 from lmtui.project.recipes import resolved_recipe
-from lmtui.project.reference import reference_markdown
+from lmtui.project.reference import REGENERATE, reference_page
 from lmtui.project.template import starter_text
 
 
@@ -68,7 +68,16 @@ def print_recipe(project) -> None:
 
 
 def cmd_keys(args) -> int:
-    print(reference_markdown())
+    """Print the key reference (docs/reference.md's text), or write it atomically to ``--output``."""
+    if args.output:
+        try:
+            atomic_write_text(args.output, reference_page())
+        except OSError as exc:
+            raise LmtuiError(f"cannot write the key reference: {exc.strerror or exc}", file=args.output,
+                             hint="choose a path in a writable folder") from None
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(reference_page())
     return 0
 
 
@@ -87,6 +96,8 @@ def register(sub) -> None:
                         "the folders and a sample of every data file are still checked)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("keys", help="print the reference of every project-file key (markdown)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("keys", help="print the reference of every project-file key (markdown, docs/reference.md)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=f"docs/reference.md is this output: regenerate it with `{REGENERATE}`.")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the reference to FILE instead of printing it")
     p.set_defaults(func=cmd_keys)

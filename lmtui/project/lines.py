@@ -1,4 +1,8 @@
-"""Where a table or key sits in a project file's TOML text, for error messages (1-based lines)."""
+"""Where a table or key sits in a project file's TOML text, for error messages (1-based lines).
+
+Our own scan rather than tomlkit's (used by :mod:`lmtui.project.tomledit`): tomlkit's document
+keeps no source positions, and tomllib none either.
+"""
 
 from __future__ import annotations
 

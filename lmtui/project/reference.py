@@ -1,16 +1,23 @@
-"""The project-file key reference (markdown), generated from the schema for the README."""
+"""The project-file key reference (markdown), generated from the schema: docs/reference.md.
+
+``lmtui keys`` prints :func:`reference_page` and ``lmtui keys --output docs/reference.md``
+writes it; a test keeps the committed page equal to it, so the reference cannot drift from
+what the loader accepts.
+"""
 
 from __future__ import annotations
 
 from lmtui.project.freeze import toml_value
 from lmtui.project.schema import SECTIONS, section_keys
 
+REGENERATE = "lmtui keys --output docs/reference.md"
 
-def reference_markdown() -> str:
-    """One table per section: key, default, meaning (and allowed values)."""
+
+def reference_markdown(level: int = 2) -> str:
+    """One table per section (a heading of ``level`` ``#``), key, default and meaning (allowed values)."""
     out = []
     for section, cls in SECTIONS.items():
-        out += [f"#### [{section}]", "", "| key | default | meaning |", "|---|---|---|"]
+        out += [f"{'#' * level} [{section}]", "", "| key | default | meaning |", "|---|---|---|"]
         for key, default, doc, choices in section_keys(cls):
             shown = toml_value(default).replace("|", "\\|")
             out.append(f"| `{key}` | `{shown}` | {doc.replace('|', '/')} |")
@@ -18,19 +25,17 @@ def reference_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def update_readme(path: str) -> None:
-    """Replace the text between ``<!-- keys:start -->`` and ``<!-- keys:end -->`` in ``path``."""
-    import re
-
-    from lmtui.fsutil import atomic_write_text
-
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    block = "<!-- keys:start -->\n" + reference_markdown() + "<!-- keys:end -->"
-    atomic_write_text(path, re.sub(r"<!-- keys:start -->.*?<!-- keys:end -->", lambda m: block, text, flags=re.S))
-
-
-if __name__ == "__main__":
-    import sys
-
-    update_readme(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+def reference_page() -> str:
+    """The text of docs/reference.md: a title, how to regenerate it, then every section's table."""
+    head = [
+        "# Project-file key reference",
+        "",
+        f"Generated from the schema (`lmtui/project/schema.py`); regenerate with `{REGENERATE}`.",
+        "",
+        "A project is one TOML file with the sections below; every key is optional except the corpus.",
+        "Relative paths are relative to the project file, and unknown keys are errors (with a \"did you",
+        "mean\"). `lmtui new NAME` writes a starter file with every key and its meaning as comments.",
+        "How the keys fit together: [training.md](training.md#the-project-file).",
+        "",
+    ]
+    return "\n".join(head) + "\n" + reference_markdown(2)

@@ -2,7 +2,8 @@
 
 Every run that needs devices (:func:`need_of`) has an entry in one state file per host,
 ``<state dir>/queue-<host>.json``, read and rewritten under an exclusive ``flock`` on
-``<state dir>/queue-<host>.lock``. The state directory is ``$LMTUI_STATE_DIR``, else
+``<state dir>/queue-<host>.lock`` (``fcntl`` as for the run lock, :class:`lmtui.runs.rundir.RunLock`:
+one locking primitive, no extra dependency). The state directory is ``$LMTUI_STATE_DIR``, else
 ``$XDG_STATE_HOME/lmtui``, else ``~/.local/state/lmtui`` (the XDG Base Directory
 specification), so every run of the user on the host sees the same reservations (and a home
 folder shared by the nodes of a cluster keeps one queue per node). A multi-node run

@@ -52,6 +52,8 @@ class RunLock:
     The lock belongs to the open file, which is not inherited by child processes (PEP 446), so
     it is released when its holder exits, however it exits. The file holds the holder's pid,
     for messages only; it is never deleted (a deleted lock file would let a second holder in).
+    ``fcntl.flock`` rather than the filelock package: :meth:`RunDir.locked` probes with a shared
+    lock, which filelock does not offer.
     """
 
     def __init__(self, fd: int):

@@ -1,6 +1,7 @@
 """The README's headless commands, run as written on a project with two finished runs.
 
-Every `lmtui ...` line of the README's bash blocks is collected. Placeholders become real
+Every `lmtui ...` line of the bash blocks of the README and of the docs pages that took the
+README's text (``PAGES``) is collected. Placeholders become real
 values (RUN and RUN_A/RUN_B: the two run ids; the example run id and checkpoint step: real
 ones; `[--option]`: the line with and without it). Left out, with the reason: the TUI (`lmtui`
 alone, or with project files: the tmux test drives it), `--follow` (never returns on a finished
@@ -23,11 +24,12 @@ pytestmark = pytest.mark.slow
 
 SKIPPED = ("--follow", "lmtui bench", "~/bert-mini")
 EXAMPLE_RUN_ID = re.compile(r"\bdemo-\d{8}-\d{6}\b")
+PAGES = ("README.md", "docs/training.md", "docs/checks.md")
 
 
 def readme_commands() -> list[str]:
-    """The `lmtui` lines of the README's bash blocks, comments removed, optional parts expanded."""
-    text = (REPO / "README.md").read_text()
+    """The `lmtui` lines of the bash blocks of ``PAGES``, comments removed, optional parts expanded."""
+    text = "\n".join((REPO / page).read_text(encoding="utf-8") for page in PAGES)
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         for line in block.splitlines():
@@ -110,4 +112,4 @@ def test_the_readme_commands_run_as_written_with_two_finished_runs(demo_work, tm
         else:
             assert proc.returncode == 0, message
         ran.append(argv[1])
-    assert {"runs", "logs", "stop", "resume", "eval", "compare", "push"} <= set(ran), ran
+    assert {"runs", "logs", "stop", "resume", "eval", "compare", "push", "check", "prepare", "run"} <= set(ran), ran
