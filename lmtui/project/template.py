@@ -17,7 +17,7 @@ def starter_text(name: str) -> str:
     """A complete project file for ``name``: every section and key, defaults filled in, each
     key preceded by its meaning. Optional keys are commented out; the corpus is the one thing
     to edit."""
-    lines = [f"# lmtui project '{name}'. Reference of every key: README.md (or `lmtui keys`).",
+    lines = [f"# lmtui project '{name}'. Reference of every key: docs/reference.md (or `lmtui keys`).",
              "# Run it with: lmtui run " + f"{name}.toml", ""]
     for section, cls in SECTIONS.items():
         lines.append(f"[{section}]")

@@ -1,6 +1,6 @@
 """The repository stands alone: nothing a user clones may need a folder beside it.
 
-A clone has no ``../shared`` (the development machine's data and scripts): the package, the
+A clone has no workshop folder beside it (the development machine's data and scripts): the package, the
 tests, the README, docs/ and projects/ must not name it, and `.ci/run` runs the tests from a
 copy of the repository in a folder with nothing beside it, so such a dependency fails in CI.
 """
