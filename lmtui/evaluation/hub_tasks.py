@@ -10,9 +10,10 @@ to the newest prepared copy in the cache (``datasets/load.py``: ``CachedDatasetM
 ``datasets/packaged_modules/cache/cache.py``: ``_find_hash_in_cache``).
 
 :func:`check_dataset_task` is the check-time probe (``lmtui check``, before ``lmtui run``
-writes anything): ``datasets.load_dataset_builder`` only, which offline is a lookup of the
-cache's ``dataset_info.json`` and online the Hub's metadata requests; no rows are read. It
-checks the splits and columns the task names when the builder knows them.
+writes anything): a prepared copy in the cache answers it from its ``dataset_info.json``
+(:func:`cached_copy`, no request to the Hub); otherwise ``datasets.load_dataset_builder``
+(offline: the same cache lookup, failing; online: the Hub's metadata requests). No rows are
+read. It checks the splits and columns the task names where the metadata lists them.
 
 Labels: a ``ClassLabel`` column gives its names (``features["label"].names``,
 ``features["ner_tags"].feature.names``), in id order; a label of -1 (GLUE's hidden test labels)
@@ -105,9 +106,45 @@ def _not_cached(spec, detail: str) -> TaskDataError:
 
 
 def _quiet() -> None:
+    """Keep ``datasets``' cache notices and ``huggingface_hub``'s retry warnings out of the output
+    (the error raised says what went wrong)."""
     from datasets.utils import logging as ds_logging
+    from huggingface_hub.utils import logging as hub_logging
 
     ds_logging.set_verbosity_error()
+    hub_logging.set_verbosity_error()
+
+
+def cached_copy(spec):
+    """The newest prepared copy of a Hub dataset task's dataset and subset in the datasets cache,
+    or None: the folder ``<cache>/<namespace>___<name>/<subset>/<version>/<hash>/`` whose
+    ``dataset_info.json`` names that subset, the lookup ``datasets`` makes offline
+    (``datasets/packaged_modules/cache/cache.py``: ``_find_hash_in_cache``). Without a subset,
+    the dataset's only cached configuration. A local dataset folder has no cached copy (None).
+    """
+    import glob
+    import json
+
+    from datasets.naming import camelcase_to_snakecase
+
+    if os.path.isdir(spec.dataset) or spec.dataset.count("/") > 1:
+        return None
+    parts = spec.dataset.split("/")
+    parts[-1] = camelcase_to_snakecase(parts[-1])
+    root = os.path.join(cache_folder(), "___".join(parts))
+    found = []
+    for folder in glob.glob(os.path.join(glob.escape(root), glob.escape(spec.subset) if spec.subset else "*", "*", "*")):
+        info = os.path.join(folder, "dataset_info.json")
+        try:
+            with open(info, encoding="utf-8") as fh:
+                config = json.load(fh).get("config_name")
+        except (OSError, ValueError):
+            continue
+        if config == os.path.basename(os.path.dirname(os.path.dirname(folder))):
+            found.append(folder)
+    if not spec.subset and len({os.path.basename(os.path.dirname(os.path.dirname(f))) for f in found}) > 1:
+        return None  # several subsets cached: datasets asks for one (so does the error of open_builder)
+    return max(found, key=os.path.getmtime) if found else None
 
 
 def _columns(spec) -> list[tuple[str, str]]:
@@ -162,14 +199,22 @@ def check_dataset_task(spec) -> None:
     Raises:
         TaskDataError: see :func:`open_builder`; a split or column that the dataset lacks.
     """
-    builder = open_builder(spec)
-    splits = list(builder.info.splits) if builder.info.splits else []
-    if not splits and getattr(builder.config, "data_files", None):
-        splits = list(builder.config.data_files)
+    cached = cached_copy(spec)
+    if cached is not None:  # a lookup in the cache answers: no request to the Hub
+        from datasets import DatasetInfo
+
+        info = DatasetInfo.from_directory(cached)
+        splits, features = list(info.splits or []), info.features
+    else:
+        builder = open_builder(spec)
+        splits = list(builder.info.splits) if builder.info.splits else []
+        if not splits and getattr(builder.config, "data_files", None):
+            splits = list(builder.config.data_files)
+        features = builder.info.features
     if splits:
         _check_splits(spec, splits)
-    if builder.info.features:
-        _check_columns(spec, list(builder.info.features))
+    if features:
+        _check_columns(spec, list(features))
 
 
 def _label_names(feature) -> list[str] | None:
