@@ -3,8 +3,9 @@ dataset keys validated with file, key and line, a local dataset folder, the data
 offline, the check-time error for a dataset neither cached nor reachable, and IOB2 ids from a
 dataset giving the entity spans of IOB1 files.
 
-No network: every test runs with HF_DATASETS_OFFLINE=1 / HF_HUB_OFFLINE=1 and HF_HOME under
-tmp_path (the ``offline`` fixture), in the subprocesses it starts too. The datasets are written
+No network: the tests run with HF_DATASETS_OFFLINE=1 / HF_HUB_OFFLINE=1 and HF_HOME under
+tmp_path (the ``offline`` fixture), in the subprocesses they start too, or against the fake Hub
+of ``tests/support/fake_hub.py`` on 127.0.0.1 (the ``online`` fixture). The datasets are written
 by ``tests/support/hub_datasets.py`` from the Python Language Reference and stdlib docstrings.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import lmtui
+from support.fake_hub import FakeHub
 from support.hub_datasets import (CONLL_README, cache_as_hub_dataset, iob2_to_iob1, keyword_sentences,
                                   negation_examples, write_glue_like)
 
@@ -50,6 +52,24 @@ def offline(tmp_path, monkeypatch) -> Path:
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     (tmp_path / "corpus.txt").write_text("\n\n".join(s for s, _ in negation_examples(40)))
     return cache
+
+
+@pytest.fixture
+def online(tmp_path, monkeypatch):
+    """The fake Hub serving a repository shaped like nyu-mll/glue (subset sst2) through
+    HF_ENDPOINT, for the `lmtui` subprocesses (offline mode off, an empty cache)."""
+    hub = FakeHub({}).start()
+    hub.add_dataset("nyu-mll/glue", write_glue_like(tmp_path / "repo" / "glue", train=20, validation=6))
+    for k, v in {"HF_HOME": str(tmp_path / "hf-home"), "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1",
+                 "NO_PROXY": "127.0.0.1,localhost"}.items():
+        monkeypatch.setenv(k, v)
+    for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_CACHE", "HF_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    (tmp_path / "corpus.txt").write_text("\n\n".join(s for s, _ in negation_examples(40)))
+    try:
+        yield hub
+    finally:
+        hub.stop()
 
 
 def project(tmp_path: Path, body: str) -> Path:
@@ -275,3 +295,33 @@ def test_iob2_ids_of_a_dataset_and_iob1_files_give_the_same_entity_spans(tmp_pat
         assert a.tags == b.tags  # IOB1 converted to IOB2 equals the dataset's IOB2
         assert get_entities(a.tags) == get_entities(b.tags)
     assert [s.tags for s in hub.train] == [tags for _, tags in sentences[:40]]
+
+
+# --------------------------------------------------------------------------- online (the fake Hub)
+
+def test_online_a_reachable_dataset_passes_the_check_without_reading_its_rows(tmp_path, online):
+    path = project(tmp_path, """
+        [eval.tasks.sst2]
+        preset = "sst2"
+    """)
+    proc = lmtui("check", str(path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert ("GET", "/datasets/nyu-mll/glue/resolve/main/README.md") in online.requests
+    assert not [r for r in online.requests if r[1].endswith(".parquet")]  # metadata only
+    assert not (tmp_path / "hf-home" / "datasets" / "nyu-mll___glue").exists()
+
+
+@pytest.mark.parametrize("table, key, words", [
+    ('dataset = "nyu-mll/glu"', "eval.tasks.t.dataset", "dataset nyu-mll/glu does not exist on the Hub"),
+    ('subset = "sst3"', "eval.tasks.t.subset", "has no subset 'sst3' (available: ['sst2'])"),
+    ('validation_split = "dev"', "eval.tasks.t.validation_split", "has no split 'dev' (splits: train, validation, test)"),
+])
+def test_online_a_wrong_dataset_subset_or_split_is_named_at_check_time(tmp_path, online, table, key, words):
+    path = project(tmp_path, f"""
+        [eval.tasks.t]
+        preset = "sst2"
+        {table}
+    """)
+    proc = lmtui("check", str(path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert f"{path}:10: [{key}]" in proc.stderr and words in proc.stderr
