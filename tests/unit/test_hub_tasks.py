@@ -325,3 +325,21 @@ def test_online_a_wrong_dataset_subset_or_split_is_named_at_check_time(tmp_path,
     proc = lmtui("check", str(path), cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout
     assert f"{path}:10: [{key}]" in proc.stderr and words in proc.stderr
+
+
+def test_online_a_loading_script_dataset_is_refused_with_the_parquet_revision_as_fix(tmp_path, online):
+    script = tmp_path / "script" / "conll2003"
+    script.mkdir(parents=True)
+    (script / "README.md").write_text("---\npretty_name: CoNLL-2003\n---\n")
+    (script / "conll2003.py").write_text("import datasets  # a loading script, as the repository still holds\n")
+    online.add_dataset("eriktks/conll2003", script)
+    path = project(tmp_path, """
+        [eval.tasks.ner]
+        preset = "conll2003"
+        dataset = "eriktks/conll2003"
+    """)
+    proc = lmtui("check", str(path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert f"{path}:10: [eval.tasks.ner.revision]" in proc.stderr
+    assert "dataset eriktks/conll2003 is a loading script" in proc.stderr
+    assert 'revision = "refs/convert/parquet"' in proc.stderr
