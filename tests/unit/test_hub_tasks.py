@@ -152,6 +152,7 @@ def test_presets_without_data_dir_name_their_hub_datasets_and_with_it_read_files
     ('[eval.tasks.t]\nkind = "classification"\ndataset = "./missing"\n', "eval.tasks.t.dataset", 10,
      "dataset folder"),
     ('[eval.tasks.t]\npreset = "sst2"\nsubset = 2\n', "eval.tasks.t.subset", 10, "expected a string"),
+    ('[eval.tasks.t]\npreset = "sst2"\nformat = "csv"\n', "eval.tasks.t.format", 10, "a key of file tasks"),
 ])
 def test_dataset_keys_are_validated_with_key_line_and_hint(tmp_path, offline, body, key, line, words):
     (tmp_path / "SST-2").mkdir()

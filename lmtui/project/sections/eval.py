@@ -427,6 +427,10 @@ def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
                  f"set preset ({', '.join(PRESET_NAMES)}) or kind (classification, token_classification)")
         kind = values["kind"]
         if values.get("dataset"):
+            for k in ("format", "header", "token_column"):
+                if k in table:
+                    fail(f"{k} is a key of file tasks, and task {name!r} reads a dataset", k,
+                         f"remove {k}: datasets.load_dataset reads the dataset's own files and columns")
             _check_dataset_task(values, table, fail, resolve, check_files)
         else:
             for k in DATASET_KEYS:
