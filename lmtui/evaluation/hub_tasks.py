@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 
 from lmtui.evaluation.readers import (Sentence, TaskData, TaskDataError, TextExample, check_text_labels,
-                                      check_token_labels, iob1_to_iob2, text_label_list, token_label_list)
+                                      iob1_to_iob2, text_label_list, token_label_list)
 
 
 def fetch_command(spec) -> str:
@@ -133,14 +133,17 @@ def cached_copy(spec):
     parts[-1] = camelcase_to_snakecase(parts[-1])
     root = os.path.join(cache_folder(), "___".join(parts))
     found = []
-    for folder in glob.glob(os.path.join(glob.escape(root), glob.escape(spec.subset) if spec.subset else "*", "*", "*")):
+    config = glob.escape(spec.subset) if spec.subset else "*"
+    for folder in glob.glob(os.path.join(glob.escape(root), config, "*", "*")):
+        if folder.endswith(".incomplete"):  # a preparation under way or interrupted
+            continue
         info = os.path.join(folder, "dataset_info.json")
         try:
             with open(info, encoding="utf-8") as fh:
-                config = json.load(fh).get("config_name")
+                name = json.load(fh).get("config_name")
         except (OSError, ValueError):
             continue
-        if config == os.path.basename(os.path.dirname(os.path.dirname(folder))):
+        if name == os.path.basename(os.path.dirname(os.path.dirname(folder))):
             found.append(folder)
     if not spec.subset and len({os.path.basename(os.path.dirname(os.path.dirname(f))) for f in found}) > 1:
         return None  # several subsets cached: datasets asks for one (so does the error of open_builder)
@@ -234,6 +237,28 @@ def _rows(ds, columns: list[str], limit: int) -> dict[str, list]:
     return {c: list(ds[c]) for c in columns}
 
 
+def _split_key(spec, split: str) -> str:
+    """The task key that names ``split`` (train_split, validation_split or test_split)."""
+    return next(k for k, n in (("train_split", spec.train_split), ("validation_split", spec.validation_split),
+                               ("test_split", spec.test_split)) if n == split)
+
+
+def _check_tags(spec, sentences: list[Sentence], labels: list[str], split: str, name: str) -> None:
+    """Every tag of a split's sentences is in ``labels`` (the error names the split and row).
+
+    Raises:
+        TaskDataError: naming the first row with a tag that the label list lacks.
+    """
+    known = set(labels)
+    for s in sentences:
+        unknown = [t for t in s.tags if t not in known]
+        if unknown:
+            raise _fail(spec, f"tag {unknown[0]!r} of row {s.line} of the {name} split does not occur in the "
+                              f"training split (labels: {', '.join(labels)})", "labels",
+                        "train on more examples (max_train_examples) or list the labels in the task's labels key",
+                        split, s.line)
+
+
 def _text_examples(spec, ds, split: str, limit: int) -> tuple[list[TextExample], list[str] | None]:
     names = _label_names(ds.features[spec.label_column])
     cols = [spec.text_column, spec.label_column] + ([spec.text_pair_column] if spec.text_pair_column else [])
@@ -248,8 +273,8 @@ def _text_examples(spec, ds, split: str, limit: int) -> tuple[list[TextExample],
         if names is not None:
             if label == -1:
                 raise _fail(spec, f"row {row} of split {split!r} has no label (-1: GLUE's test labels are hidden)",
-                            f"{'validation' if split == spec.validation_split else 'test'}_split",
-                            "score a labelled split (GLUE: validation), e.g. test_split = \"\"", split, row)
+                            _split_key(spec, split), "score a labelled split (GLUE: validation), e.g. "
+                                                     "test_split = \"\"", split, row)
             if not isinstance(label, int) or not 0 <= label < len(names):
                 raise _fail(spec, f"label {label!r} is not an id of {names}", "label_column", split=split, row=row)
             label = names[label]
@@ -323,11 +348,11 @@ def load_dataset_task(spec) -> TaskData:
     if spec.kind == "token_classification":
         train, names = _sentences(spec, loaded[spec.train_split], spec.train_split, spec.max_train_examples)
         labels = token_label_list(train, spec.labels or (names if spec.tag_scheme == "iob2" else None))
-        check_token_labels(train, labels, where["training"], "training")
+        _check_tags(spec, train, labels, spec.train_split, "training")
         splits = {}
         for name, split in spec.splits.items():
             splits[name], _ = _sentences(spec, loaded[split], split, spec.max_eval_examples)
-            check_token_labels(splits[name], labels, where[name], name)
+            _check_tags(spec, splits[name], labels, split, name)
         return TaskData(train, splits, labels)
 
     train, names = _text_examples(spec, loaded[spec.train_split], spec.train_split, spec.max_train_examples)

@@ -199,6 +199,30 @@ def test_the_hub_id_is_read_from_the_datasets_cache_offline(tmp_path, offline):
     assert {e.label for e in data.train} == {"negative", "positive"}
 
 
+def test_the_conll2003_preset_reads_its_hub_dataset_from_the_cache_with_class_label_tags(tmp_path, offline):
+    from datasets import ClassLabel, Dataset, Features, List, Value
+
+    names = ["O", "B-CAP", "I-CAP", "B-KW", "I-KW"]
+    features = Features({"tokens": List(Value("string")), "ner_tags": List(ClassLabel(names=names))})
+    sentences = keyword_sentences(30)
+    folder = tmp_path / "src" / "conll2003"
+    folder.mkdir(parents=True)
+    for split, part in (("train", sentences[:20]), ("validation", sentences[20:25]), ("test", sentences[25:])):
+        Dataset.from_dict({"tokens": [w for w, _ in part], "ner_tags": [[names.index(t) for t in tags]
+                                                                          for _, tags in part]},
+                          features=features).to_parquet(str(folder / f"{split}.parquet"))
+    cache_as_hub_dataset(folder, "lhoestq/conll2003", "default", offline)
+    path = project(tmp_path, """
+        [eval.tasks.ner]
+        preset = "conll2003"
+    """)
+    assert lmtui("check", str(path), cwd=tmp_path).returncode == 0
+    data = load_task(specs_of(path)["ner"])
+    assert data.labels == names and set(data.splits) == {"validation", "test"}
+    assert [(s.words, s.tags) for s in data.train] == sentences[:20]
+    assert len(data.splits["test"]) == 5
+
+
 def test_glue_test_split_labels_of_minus_one_are_refused_by_name(tmp_path, offline):
     source = write_glue_like(tmp_path / "src" / "glue", train=20, validation=6, test=4)
     cache_as_hub_dataset(source, "nyu-mll/glue", "sst2", offline)
