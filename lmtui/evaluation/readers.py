@@ -310,12 +310,17 @@ class TaskData:
 
 
 def load_task(spec) -> TaskData:
-    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s files (with its example limits).
+    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s files (with its example limits),
+    or its dataset through :func:`lmtui.evaluation.hub_tasks.load_dataset_task` when it names one.
 
     Raises:
         TaskDataError: any problem of :func:`read_conll` / :func:`read_text_examples`, or a label of
             a scored split (or of the given label list's complement) missing from training.
     """
+    if spec.dataset:
+        from lmtui.evaluation.hub_tasks import load_dataset_task
+
+        return load_dataset_task(spec)
     fmt = spec.file_format
     if spec.kind == "token_classification":
         def read(path, limit):

@@ -114,6 +114,8 @@ def part_fingerprints(project, table: dict, specs: list[TaskSpec], model_fp: str
         out["probes"] = digest_bytes("probes-v1", model_fp, table["probes"], table["top_k"])
     for spec in specs:
         files = [_file_stamp(f) for f in (spec.train_file, spec.validation_file, spec.test_file) if f]
+        if spec.dataset and os.path.isdir(spec.dataset):  # a local dataset folder: its files
+            files += [_file_stamp(str(p)) for p in sorted(Path(spec.dataset).rglob("*")) if p.is_file()]
         out[f"task:{spec.name}"] = digest_bytes("task-v1", model_fp, asdict(spec), files, table["seed"])
     return out
 

@@ -18,7 +18,10 @@ project file, the key and its line, with the user's data file in the message:
   ``tokenizers`` library; the ``init_from`` model's weights checked by their safetensors header;
 - ``[hub] repo_id`` by ``huggingface_hub.utils.validate_repo_id``;
 - every fine-tuning file of ``[eval.tasks.*]``: the first :data:`SAMPLE_DOCUMENTS` examples
-  through :mod:`lmtui.evaluation.readers`, and the last line of TSV and CoNLL files.
+  through :mod:`lmtui.evaluation.readers`, and the last line of TSV and CoNLL files; every
+  dataset task (``dataset``, or a preset without ``data_dir``): in the datasets cache or
+  reachable on the Hub, with its splits and columns (:mod:`lmtui.evaluation.hub_tasks`, no
+  rows read).
 
 A malformed line in the middle of a large file is outside the sample: it is still reported,
 with its file and line, by the run's own reader. No torch, transformers or Textual.
@@ -324,6 +327,9 @@ def check_eval_files(project, text: str) -> None:
     for spec in specs:
         task = f"eval.tasks.{spec.name}"
         table = project.eval.tasks.get(spec.name, {})
+        if spec.dataset:
+            _check_dataset(spec, table, file=file, text=text)
+            continue
         for key, path in (("train_file", spec.train_file), ("validation_file", spec.validation_file),
                           ("test_file", spec.test_file)):
             if not path:
@@ -357,6 +363,27 @@ def check_eval_files(project, text: str) -> None:
             except TaskDataError as exc:
                 where = f"{exc.file}:{exc.line}" if exc.line else exc.file
                 fail(f"{where}: {exc.message}", exc.hint)
+
+
+def _check_dataset(spec, table: dict, *, file: str, text: str) -> None:
+    """A dataset task's probe (:func:`lmtui.evaluation.hub_tasks.check_dataset_task`: cached or
+    reachable, its splits and columns), its error turned into a ProjectError naming the key at
+    fault (``eval.tasks.NAME.dataset``, ``.subset``, ``.validation_split``, ...) and the line of
+    that key, else of ``dataset``, else of ``preset`` (which names the dataset of a preset)."""
+    from lmtui.evaluation.hub_tasks import check_dataset_task
+    from lmtui.evaluation.readers import TaskDataError
+
+    try:
+        check_dataset_task(spec)
+    except TaskDataError as exc:
+        task = f"eval.tasks.{spec.name}"
+        key = exc.key.rpartition(".")[2] if exc.key else "dataset"
+        section = task.replace(" ", "")
+        written = next((k for k in (key, "dataset", "preset") if k in table), None)
+        line = (line_of(text, section, written) if written else None) or line_of(text, section)
+        where = f"{exc.file}: " if exc.file and exc.file not in exc.message else ""
+        raise ProjectError(f"{where}{exc.message}", file=file, key=f"{task}.{key}", line=line,
+                           hint=exc.hint) from None
 
 
 def _check_last_fields(path: Path, width: int | None, delimiter: str | None, fail) -> None:

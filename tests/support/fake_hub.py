@@ -8,6 +8,15 @@ receives: repositories (visibility, branches, files per commit), LFS objects, an
 request line. Xet uploads are not implemented: tests set ``HF_HUB_DISABLE_XET=1`` so the
 client uses LFS.
 
+Public dataset repositories (:meth:`FakeHub.add_dataset`) are served read-only through what
+``datasets.load_dataset`` asks for (datasets/load.py, huggingface_hub's file_download.py,
+hf_api.py and hf_file_system.py): ``dataset_info`` (``/api/datasets/ID[/revision/REV]``),
+``list_repo_tree`` (``/api/datasets/ID/tree/REV/PATH``), ``get_paths_info``
+(``/api/datasets/ID/paths-info/REV``) and file downloads (``HEAD``/``GET``
+``/datasets/ID/resolve/REV/PATH``, ranges included). The dataset viewer's exported infos
+(``datasets-server.`` + endpoint) are not served: ``datasets`` falls back to the README's
+``configs``.
+
 Bound to 127.0.0.1 on an ephemeral port; used through ``HF_ENDPOINT``.
 """
 
@@ -20,7 +29,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -58,6 +67,7 @@ class FakeHub:
         self.requests: list[tuple[str, str]] = []  # (method, path)
         self.validated_yaml: list[str] = []
         self.fail_commit = False  # answer the next commit with HTTP 500 (a failed upload)
+        self.datasets: dict[str, dict] = {}  # repo id -> {"sha": commit, "files": {path: bytes}}
         self._lock = threading.Lock()
         self._counter = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -79,6 +89,15 @@ class FakeHub:
 
     def commits(self, repo_id: str) -> list[dict]:
         return list(self.repos[repo_id].commits)
+
+    def add_dataset(self, repo_id: str, folder) -> str:
+        """Serve every file under ``folder`` as the public dataset repository ``repo_id``; returns its commit."""
+        from pathlib import Path
+
+        root = Path(folder)
+        files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        self.datasets[repo_id] = {"sha": self._new_oid(), "files": files}
+        return self.datasets[repo_id]["sha"]
 
     def _new_oid(self) -> str:
         with self._lock:
@@ -117,7 +136,8 @@ class FakeHub:
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
-                self.wfile.write(body)
+                if self.command != "HEAD":  # a HEAD answer has headers only
+                    self.wfile.write(body)
 
             def _error(self, status: int, message: str, code: str | None = None):
                 headers = {"X-Error-Message": message}
@@ -153,9 +173,106 @@ class FakeHub:
                     return None
                 return repo
 
+            def _dataset(self, repo_id: str, revision: str | None) -> dict | None:
+                ds = hub.datasets.get(repo_id)
+                if ds is None:
+                    self._error(404, "Repository not found", code="RepoNotFound")
+                    return None
+                if revision not in (None, "main", ds["sha"]):
+                    self._error(404, f"Invalid rev id: {revision}", code="RevisionNotFound")
+                    return None
+                return ds
+
+            def _entries(self, ds: dict, prefix: str, recursive: bool) -> list[dict]:
+                """Tree entries under ``prefix``: files and (implied) folders, as the Hub lists them."""
+                prefix = prefix.strip("/")
+                out, folders = [], set()
+                for p, data in sorted(ds["files"].items()):
+                    if prefix and not p.startswith(prefix + "/"):
+                        continue
+                    rest = p[len(prefix) + 1:] if prefix else p
+                    parts = rest.split("/")
+                    for i in range(1, len(parts)):
+                        folder = "/".join(([prefix] if prefix else []) + parts[:i])
+                        if (recursive or i == 1) and folder not in folders:
+                            folders.add(folder)
+                            out.append({"type": "directory", "path": folder,
+                                        "oid": hashlib.sha1(folder.encode()).hexdigest()})
+                    if recursive or len(parts) == 1:
+                        out.append({"type": "file", "path": p, "size": len(data), "oid": git_blob_sha1(data)})
+                return out
+
+            def _info(self, ds: dict, path: str) -> dict | None:
+                if path in ds["files"]:
+                    data = ds["files"][path]
+                    return {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
+                if any(p.startswith(path.rstrip("/") + "/") for p in ds["files"]):
+                    return {"type": "directory", "path": path, "oid": hashlib.sha1(path.encode()).hexdigest()}
+                return None
+
+            def _dataset_get(self, path: str, head: bool) -> bool:
+                """Answer a read of a dataset repository; False when ``path`` is not one."""
+                split = urlsplit(self.path)
+                m = re.fullmatch(r"/datasets/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+                if m:
+                    ds = self._dataset(m.group(1), m.group(2))
+                    if ds is None:
+                        return True
+                    data = ds["files"].get(m.group(3))
+                    if data is None:
+                        self._error(404, "Entry not found", code="EntryNotFound")
+                        return True
+                    status, body = 200, data
+                    rng = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+                    headers = {"X-Repo-Commit": ds["sha"], "ETag": f'"{git_blob_sha1(data)}"',
+                               "Accept-Ranges": "bytes"}
+                    if rng:
+                        start, end = int(rng.group(1)), int(rng.group(2) or len(data) - 1)
+                        status, body = 206, data[start:end + 1]
+                        headers["Content-Range"] = f"bytes {start}-{start + len(body) - 1}/{len(data)}"
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(body)))
+                    for k, v in headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    if not head:
+                        self.wfile.write(body)
+                    return True
+                if head:
+                    return False
+                m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+?)(?:/revision/(.+))?", path)
+                if m:
+                    ds = self._dataset(m.group(1), m.group(2))
+                    if ds is not None:
+                        self._send(200, {"id": m.group(1), "sha": ds["sha"], "private": False, "gated": False,
+                                         "disabled": False, "tags": [], "cardData": {},
+                                         "siblings": [{"rfilename": p} for p in sorted(ds["files"])]})
+                    return True
+                m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", path)
+                if m:
+                    ds = self._dataset(m.group(1), m.group(2))
+                    if ds is not None:
+                        query = parse_qs(split.query)
+                        recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
+                        prefix = (m.group(3) or "").strip("/")
+                        if prefix and self._info(ds, prefix) is None:
+                            self._error(404, "Entry not found", code="EntryNotFound")
+                        else:
+                            self._send(200, self._entries(ds, prefix, recursive))
+                    return True
+                return False
+
+            def do_HEAD(self):
+                path = unquote(urlsplit(self.path).path)
+                hub.requests.append(("HEAD", path))
+                if not self._dataset_get(path, head=True):
+                    self._error(404, f"no route HEAD {path}")
+
             def do_GET(self):
                 path = unquote(urlsplit(self.path).path)
                 hub.requests.append(("GET", path))
+                if self._dataset_get(path, head=False):
+                    return
                 if path == "/api/whoami-v2":
                     user = self._user()
                     if user is None:
@@ -193,6 +310,14 @@ class FakeHub:
                 path = unquote(split.path)
                 hub.requests.append(("POST", path))
                 body = self._body()
+                m = re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/paths-info/(.+)", path)
+                if m:
+                    ds = self._dataset(m.group(1), m.group(2))
+                    if ds is not None:
+                        form = parse_qs(body.decode())
+                        found = [self._info(ds, p) for p in form.get("paths", [])]
+                        self._send(200, [f for f in found if f])
+                    return
                 if path == "/api/validate-yaml":
                     content = json.loads(body)["content"]
                     hub.validated_yaml.append(content)

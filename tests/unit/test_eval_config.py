@@ -89,7 +89,7 @@ def test_unknown_task_key_names_file_key_line_and_suggestion(tmp_path, data_dir)
 @pytest.mark.parametrize("body, expected", [
     ('preset = "sst3"', "did you mean 'sst2'?"),
     ('kind = "classification"', "has no train_file"),
-    ('preset = "sst2"', "needs data_dir"),
+    ('preset = "sst2"\ndataset = "nyu-mll/glue"\ndata_dir = "x"', "exclude each other"),
     ('preset = "sst2"\ndata_dir = "nowhere"', "not found"),
     ('preset = "sst2"\ndata_dir = "{data}/glue/SST-2"\nmetrics = ["f1", "bleu"]', "metric 'bleu' is not available"),
     ('preset = "sst2"\ndata_dir = "{data}/glue/SST-2"\nepochs = "three"', "expected a number"),

@@ -16,14 +16,17 @@ Example::
     pseudo_perplexity_samples = 100
     seeds = 3
 
-    [eval.tasks.sst2]
+    [eval.tasks.sst2]              # GLUE SST-2 from the Hub (nyu-mll/glue, subset sst2)
     preset = "sst2"
-    data_dir = "../shared/data/glue/SST-2"
 
-    [eval.tasks.ner]
+    [eval.tasks.ner]               # CoNLL-2003 from local files (IOB1)
     preset = "conll2003"
-    data_dir = "../shared/data/conll2003"
+    data_dir = "data/conll2003"
     epochs = 3
+
+A task reads either local files (``data_dir`` / ``*_file`` keys, :mod:`lmtui.evaluation.readers`)
+or a dataset loaded with ``datasets.load_dataset`` (``dataset``, ``subset``, ``*_split`` keys,
+:mod:`lmtui.evaluation.hub_tasks`); a preset without ``data_dir`` names its Hub dataset.
 """
 
 from __future__ import annotations
@@ -77,7 +80,8 @@ class EvalSection:
                                   minimum=0)
     max_eval_examples: int = key(0, "Score the first N examples of each evaluation split (0: all).", minimum=0)
     tasks: dict = key(None, "Fine-tuning tasks, one table each: [eval.tasks.NAME] with preset (sst2, cola, "
-                      "mrpc, conll2003) and data_dir, or kind and files; keys in docs/evaluation.md.",
+                      "mrpc, qnli, rte, wnli, qqp, mnli, conll2003: its Hub dataset, or local files with "
+                      "data_dir), or kind and files or dataset; keys in docs/evaluation.md.",
                       factory=dict)
 
     def check(self, project, text: str = "") -> None:
@@ -101,6 +105,8 @@ class EvalSection:
                 for k in ("data_dir", "train_file", "validation_file", "test_file"):
                     if isinstance(t.get(k), str) and t[k] and (k == "data_dir" or not t.get("data_dir")):
                         t[k] = resolve(t[k])
+                if isinstance(t.get("dataset"), str) and is_local_dataset(t["dataset"], resolve):
+                    t["dataset"] = resolve(t["dataset"])
             tasks[name] = t
         table["tasks"] = tasks
         return table
@@ -110,6 +116,7 @@ class EvalSection:
 # --------------------------------------------------------------------------- tasks
 
 TASK_KINDS = ("classification", "token_classification")
+PRESET_NAMES = ("sst2", "cola", "mrpc", "qnli", "rte", "wnli", "qqp", "mnli", "conll2003")
 FORMATS = ("auto", "tsv", "csv", "jsonl", "conll")
 TAG_SCHEMES = ("iob1", "iob2")
 METRICS = {
@@ -121,11 +128,29 @@ HYPERPARAMETERS = ("epochs", "learning_rate", "batch_size", "max_seq_length", "w
 
 # key: (accepted types, meaning, allowed values)
 TASK_KEYS: dict[str, tuple[tuple[type, ...], str, tuple | None]] = {
-    "preset": ((str,), "Built-in task: sst2, cola, mrpc (GLUE TSV files) or conll2003 (CoNLL-2003 NER); "
-               "fills in kind, files, columns and metrics.", ("sst2", "cola", "mrpc", "conll2003")),
+    "preset": ((str,), "Built-in task: the GLUE tasks sst2, cola, mrpc, qnli, rte, wnli, qqp, mnli (Hub "
+               "dataset nyu-mll/glue, or GLUE TSV files in data_dir) or conll2003 (CoNLL-2003 NER: Hub "
+               "dataset lhoestq/conll2003 in IOB2, or the original IOB1 files in data_dir); fills in kind, "
+               "dataset or files, columns and metrics.", PRESET_NAMES),
     "kind": ((str,), "classification (one text or a text pair per example) or token_classification "
-             "(CoNLL-format files, one label per word).", TASK_KINDS),
-    "data_dir": ((str,), "Folder of the task's files; the *_file keys are relative to it.", None),
+             "(one label per word: CoNLL-format files, or a dataset's tokens and tags columns).", TASK_KINDS),
+    "data_dir": ((str,), "Folder of the task's files; the *_file keys are relative to it. Excludes dataset.",
+                 None),
+    "dataset": ((str,), "A dataset read with datasets.load_dataset instead of files: a Hub id "
+                "(nyu-mll/glue, fetched once into the datasets cache, then read offline) or a local dataset "
+                "folder (a path starting with ./, ../, / or ~, or an existing folder; Parquet, JSON Lines, "
+                "CSV files by split name). Excludes data_dir and the *_file keys.", None),
+    "subset": ((str,), "The dataset's configuration (subset) name, e.g. sst2 of nyu-mll/glue.", None),
+    "revision": ((str,), "Branch, tag or commit of a Hub dataset (e.g. refs/convert/parquet).", None),
+    "train_split": ((str,), "Dataset split of the training examples (default train).", None),
+    "validation_split": ((str,), "Dataset split scored after fine-tuning as validation (default validation; "
+                         "empty: none).", None),
+    "test_split": ((str,), "Dataset split scored as test (default: none; it needs labels: GLUE's test split "
+                   "has none).", None),
+    "tokens_column": ((str,), "Token classification from a dataset: the column of word lists (default "
+                      "tokens).", None),
+    "tags_column": ((str,), "Token classification from a dataset: the column of tag lists, ClassLabel ids "
+                    "(names from the dataset's features) or strings (default ner_tags).", None),
     "train_file": ((str,), "Training examples.", None),
     "validation_file": ((str,), "Examples scored after fine-tuning (a dev set).", None),
     "test_file": ((str,), "Further examples scored after fine-tuning (needs labels).", None),
@@ -136,13 +161,14 @@ TASK_KEYS: dict[str, tuple[tuple[type, ...], str, tuple | None]] = {
     "text_pair_column": ((str, int), "Column of the second text of a sentence pair (empty: single text).", None),
     "label_column": ((str, int), "Column of the label; in CoNLL files a 0-based field number (-1: last).", None),
     "token_column": ((int,), "CoNLL files: field number of the word (default 0).", None),
-    "tag_scheme": ((str,), "CoNLL files: tag scheme of the file, iob1 (original CoNLL-2003) or iob2; "
-                   "iob1 is converted to iob2.", TAG_SCHEMES),
+    "tag_scheme": ((str,), "Tag scheme of the CoNLL file or dataset, iob1 (the original CoNLL-2003 files) "
+                   "or iob2 (CoNLL-2003 on the Hub); iob1 is converted to iob2.", TAG_SCHEMES),
     "metrics": ((list,), "Metrics reported, the first is the headline: classification: accuracy, f1 "
                 "(of positive_label), matthews_correlation; token_classification: f1, precision, recall "
                 "(entity level, seqeval), accuracy (per word).", None),
     "positive_label": ((str, int), "The label whose F1 is reported by the f1 metric of classification.", None),
-    "labels": ((list,), "The label set, in order (default: the labels of the training examples).", None),
+    "labels": ((list,), "The label set, in order (default: a dataset's ClassLabel names, else the labels of "
+               "the training examples).", None),
     "epochs": ((float, int), "Fine-tuning epochs (default: [eval] epochs).", None),
     "learning_rate": ((float, int), "Peak learning rate (default: [eval] learning_rate).", None),
     "batch_size": ((int,), "Batch size (default: [eval] batch_size).", None),
@@ -155,6 +181,8 @@ TASK_KEYS: dict[str, tuple[tuple[type, ...], str, tuple | None]] = {
     "seeds": ((int,), "Fine-tuning runs with seeds seed, seed+1, ... (default: [eval] seeds).", None),
 }
 
+# The local layouts: GLUE TSV files as the GLUE benchmark distributes them (Wang et al. 2019,
+# https://gluebenchmark.com/tasks), CoNLL-2003 as the shared task's eng.* files (IOB1).
 PRESETS: dict[str, dict[str, Any]] = {
     "sst2": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
                  validation_file="dev.tsv", text_column="sentence", label_column="label", metrics=["accuracy"]),
@@ -164,10 +192,61 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mrpc": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
                  validation_file="dev.tsv", text_column="#1 String", text_pair_column="#2 String",
                  label_column="Quality", metrics=["f1", "accuracy"], positive_label="1"),
+    "qnli": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                 validation_file="dev.tsv", text_column="question", text_pair_column="sentence",
+                 label_column="label", metrics=["accuracy"]),
+    "rte": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                validation_file="dev.tsv", text_column="sentence1", text_pair_column="sentence2",
+                label_column="label", metrics=["accuracy"]),
+    "wnli": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                 validation_file="dev.tsv", text_column="sentence1", text_pair_column="sentence2",
+                 label_column="label", metrics=["accuracy"]),
+    "qqp": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                validation_file="dev.tsv", text_column="question1", text_pair_column="question2",
+                label_column="is_duplicate", metrics=["f1", "accuracy"], positive_label="1"),
+    "mnli": dict(kind="classification", format="tsv", header=True, train_file="train.tsv",
+                 validation_file="dev_matched.tsv", text_column="sentence1", text_pair_column="sentence2",
+                 label_column="gold_label", metrics=["accuracy"]),
     "conll2003": dict(kind="token_classification", format="conll", train_file="eng.train",
                       validation_file="eng.testa", test_file="eng.testb", token_column=0, label_column=-1,
                       tag_scheme="iob1", metrics=["f1", "precision", "recall"]),
 }
+
+# The Hub layouts, used when the task has no data_dir (nor files): GLUE as nyu-mll/glue (one
+# subset per task, ClassLabel labels, Parquet; its test splits have label -1, so tasks are
+# scored on validation), CoNLL-2003 as lhoestq/conll2003 (Parquet copy of the datasets
+# library's conll2003: tokens and ner_tags, ClassLabel IOB2 tags O, B-PER, I-PER, ...).
+_GLUE = dict(kind="classification", dataset="nyu-mll/glue", train_split="train", validation_split="validation",
+             label_column="label")
+HUB_PRESETS: dict[str, dict[str, Any]] = {
+    "sst2": dict(_GLUE, subset="sst2", text_column="sentence", metrics=["accuracy"]),
+    "cola": dict(_GLUE, subset="cola", text_column="sentence", metrics=["matthews_correlation", "accuracy"]),
+    "mrpc": dict(_GLUE, subset="mrpc", text_column="sentence1", text_pair_column="sentence2",
+                 metrics=["f1", "accuracy"], positive_label="equivalent"),
+    "qnli": dict(_GLUE, subset="qnli", text_column="question", text_pair_column="sentence", metrics=["accuracy"]),
+    "rte": dict(_GLUE, subset="rte", text_column="sentence1", text_pair_column="sentence2", metrics=["accuracy"]),
+    "wnli": dict(_GLUE, subset="wnli", text_column="sentence1", text_pair_column="sentence2", metrics=["accuracy"]),
+    "qqp": dict(_GLUE, subset="qqp", text_column="question1", text_pair_column="question2",
+                metrics=["f1", "accuracy"], positive_label="duplicate"),
+    "mnli": dict(_GLUE, subset="mnli", validation_split="validation_matched", text_column="premise",
+                 text_pair_column="hypothesis", metrics=["accuracy"]),
+    "conll2003": dict(kind="token_classification", dataset="lhoestq/conll2003", train_split="train",
+                      validation_split="validation", test_split="test", tokens_column="tokens",
+                      tags_column="ner_tags", tag_scheme="iob2", metrics=["f1", "precision", "recall"]),
+}
+REFUSED_PRESETS = {
+    "stsb": "STS-B is a regression task (a similarity score from 0 to 5); lmtui fine-tunes classification "
+            "and token classification only",
+}
+FILE_KEYS = ("train_file", "validation_file", "test_file")
+DATASET_KEYS = ("subset", "revision", "train_split", "validation_split", "test_split", "tokens_column",
+                "tags_column")
+
+
+def is_local_dataset(value: str, resolve: Callable[[str], str]) -> bool:
+    """Whether a task's ``dataset`` names a local folder (a path: ``./``, ``../``, ``/``, ``~``, or an
+    existing folder relative to the project file) rather than a Hub id (``namespace/name``)."""
+    return value.startswith((".", "/", "~")) or os.path.isdir(resolve(value))
 
 
 @dataclass
@@ -176,7 +255,7 @@ class TaskSpec:
 
     name: str
     kind: str
-    train_file: str
+    train_file: str = ""
     validation_file: str = ""
     test_file: str = ""
     format: str = "auto"
@@ -199,11 +278,26 @@ class TaskSpec:
     max_eval_examples: int = 0
     seeds: int = 1
     preset: str = ""
+    dataset: str = ""
+    subset: str = ""
+    revision: str = ""
+    train_split: str = "train"
+    validation_split: str = ""
+    test_split: str = ""
+    tokens_column: str = "tokens"
+    tags_column: str = "ner_tags"
 
     @property
     def splits(self) -> dict[str, str]:
-        """The scored splits that have a file: {"validation": path, "test": path}."""
+        """The scored splits: {"validation": file or dataset split, "test": ...}, those set only."""
+        if self.dataset:
+            return {s: n for s, n in (("validation", self.validation_split), ("test", self.test_split)) if n}
         return {s: f for s, f in (("validation", self.validation_file), ("test", self.test_file)) if f}
+
+    @property
+    def source(self) -> str:
+        """The dataset and subset of a dataset task, as written in messages (``nyu-mll/glue (sst2)``)."""
+        return f"{self.dataset} ({self.subset})" if self.subset else self.dataset
 
     @property
     def file_format(self) -> str:
@@ -291,6 +385,9 @@ def check_task_tables(section: EvalSection, *, file: str | None, text: str = "")
                 names = " or ".join({str: "a string", int: "an integer", float: "a number", bool: "true or false",
                                      list: "a list"}[t] for t in types if not (t is int and float in types))
                 fail(f"expected {names}, got {v!r}", k, f"write {names}")
+            if k == "preset" and v in REFUSED_PRESETS:
+                fail(f"preset {v!r} is not available: {REFUSED_PRESETS[v]}", k,
+                     f"choose one of: {', '.join(choices)}, or remove the task")
             if choices and v not in choices:
                 guess = difflib.get_close_matches(str(v), list(choices), n=1, cutoff=0.5)
                 fail(f"unknown value {v!r}", k, (f"did you mean '{guess[0]}'? " if guess else "")
@@ -318,28 +415,42 @@ def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
     for name, table in section.tasks.items():
         fail = _task_failure(name, file, text)
         values: dict[str, Any] = {h: getattr(section, h) for h in HYPERPARAMETERS}
+        files = [k for k in ("data_dir", *FILE_KEYS) if table.get(k)]
+        if table.get("dataset") and files:
+            fail(f"{files[0]} and dataset exclude each other", "dataset",
+                 f"keep dataset (read with datasets.load_dataset) or {files[0]} (local files), not both")
         if table.get("preset"):
-            values.update(PRESETS[table["preset"]])
-            if not table.get("data_dir") and not table.get("train_file"):
-                fail(f"preset {table['preset']!r} needs data_dir", "data_dir",
-                     f"set data_dir to the folder holding {PRESETS[table['preset']]['train_file']}")
+            values.update(PRESETS[table["preset"]] if files else HUB_PRESETS[table["preset"]])
         values.update({k: v for k, v in table.items() if k != "data_dir"})
         if "kind" not in values:
             fail(f"task {name!r} has neither preset nor kind", "kind",
-                 "set preset (sst2, cola, mrpc, conll2003) or kind (classification, token_classification)")
+                 f"set preset ({', '.join(PRESET_NAMES)}) or kind (classification, token_classification)")
         kind = values["kind"]
-        if not values.get("train_file"):
-            fail(f"task {name!r} has no train_file", "train_file", "give the file of training examples")
-        if not values.get("validation_file") and not values.get("test_file"):
-            fail(f"task {name!r} has no validation_file or test_file", "validation_file",
-                 "give a file of labelled examples to score the fine-tuned model on")
+        if values.get("dataset"):
+            for k in ("format", "header", "token_column"):
+                if k in table:
+                    fail(f"{k} is a key of file tasks, and task {name!r} reads a dataset", k,
+                         f"remove {k}: datasets.load_dataset reads the dataset's own files and columns")
+            _check_dataset_task(values, table, fail, resolve, check_files)
+        else:
+            for k in DATASET_KEYS:
+                if k in table:
+                    fail(f"{k} is a key of dataset tasks, and task {name!r} has no dataset", k,
+                         f"set dataset (a Hub id or a dataset folder), or remove {k} (local files are named "
+                         "by train_file, validation_file, test_file)")
+            if not values.get("train_file"):
+                fail(f"task {name!r} has no train_file", "train_file",
+                     "give the file of training examples, or a dataset (a Hub id or a dataset folder)")
+            if not values.get("validation_file") and not values.get("test_file"):
+                fail(f"task {name!r} has no validation_file or test_file", "validation_file",
+                     "give a file of labelled examples to score the fine-tuned model on")
         values.setdefault("metrics", list(METRICS[kind][:1]) if kind == "classification" else
                           ["f1", "precision", "recall"])
         for m in values["metrics"]:
             if m not in METRICS[kind]:
                 fail(f"metric {m!r} is not available for {kind}", "metrics",
                      f"choose from: {', '.join(METRICS[kind])}")
-        if kind == "token_classification":
+        if kind == "token_classification" and not values.get("dataset"):
             values.setdefault("label_column", -1)
             if not isinstance(values["label_column"], int):
                 fail("label_column of a CoNLL file is a field number", "label_column",
@@ -368,3 +479,33 @@ def task_specs(section: EvalSection, *, file: str | None = None, text: str = "",
             values[k] = path
         specs.append(TaskSpec(name=name, **values))
     return specs
+
+
+def _check_dataset_task(values: dict[str, Any], table: dict, fail: Callable[..., None],
+                        resolve: Callable[[str], str], check_files: bool) -> None:
+    """The dataset keys of a task read with ``datasets.load_dataset``: splits and column names;
+    a local dataset folder made absolute (and required to exist with ``check_files``).
+
+    Raises:
+        ProjectError: (through ``fail``) no training split, no scored split, a column given as a
+            number, a local dataset folder that does not exist.
+    """
+    values.setdefault("train_split", "train")
+    values.setdefault("validation_split", "validation")
+    if not values.get("train_split"):
+        fail("train_split is empty", "train_split", "name the dataset split of the training examples, e.g. train")
+    if not values.get("validation_split") and not values.get("test_split"):
+        fail("the task scores no split: validation_split and test_split are empty", "validation_split",
+             "name a labelled split of the dataset, e.g. validation")
+    for k in ("text_column", "text_pair_column", "label_column"):
+        if k in values and not isinstance(values[k], str):
+            fail(f"{k} {values[k]!r} is a number, but a dataset's columns have names", k,
+                 "write the column's name as a string, e.g. \"sentence\" or \"label\"")
+    dataset = values["dataset"]
+    if is_local_dataset(dataset, resolve):
+        path = resolve(dataset)
+        if check_files and not os.path.isdir(path):
+            fail(f"dataset folder {path} not found", "dataset" if "dataset" in table else "preset",
+                 "give a folder of data files (e.g. train.parquet, validation.parquet), or a Hub id such as "
+                 "nyu-mll/glue")
+        values["dataset"] = path
