@@ -83,18 +83,19 @@ def tokenize_line_by_line(tokenizer, lines: list[str], max_length: int, pad_to_m
                      max_length=max_length, return_special_tokens_mask=True)
 
 
-def preprocess(train_file: str, validation_file: str, tokenizer, max_seq_length: int, *, line_by_line: bool = False,
-               pad_to_max_length: bool = False, num_proc: int | None = None, cache_dir: str | None = None):
+def preprocess(train_file: str, validation_file: str | None, tokenizer, max_seq_length: int, *,
+               line_by_line: bool = False, pad_to_max_length: bool = False, num_proc: int | None = None,
+               cache_dir: str | None = None):
     """Steps 1 and 2: the tokenized train and validation splits (a ``datasets.DatasetDict``).
 
     Columns: input_ids, attention_mask, special_tokens_mask (and token_type_ids when the
     tokenizer makes them); group_texts rows are ``max_seq_length`` long, line_by_line rows at
-    most that.
+    most that. Without ``validation_file``, the train split only.
     """
     import datasets
 
-    raw = datasets.load_dataset("text", data_files={"train": train_file, "validation": validation_file},
-                                cache_dir=cache_dir)
+    files = {"train": train_file, **({"validation": validation_file} if validation_file else {})}
+    raw = datasets.load_dataset("text", data_files=files, cache_dir=cache_dir)
     if line_by_line:
         return raw.map(lambda ex: tokenize_line_by_line(tokenizer, ex["text"], max_seq_length, pad_to_max_length),
                        batched=True, batch_size=MAP_BATCH, num_proc=num_proc, remove_columns=["text"])
@@ -152,7 +153,7 @@ def _option(parser, name: str, **kw) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m lmtui.bench.baseline", description=__doc__.split("\n\n")[0])
     _option(p, "train_file", required=True, help="text file, one example per line")
-    _option(p, "validation_file", required=True, help="text file, one example per line")
+    _option(p, "validation_file", default="", help="text file, one example per line (none: no evaluation)")
     _option(p, "tokenizer_name", required=True, help="a folder AutoTokenizer loads (e.g. from lmtui.bench.tokenizer)")
     _option(p, "model_type", default="roberta", help="CONFIG_MAPPING key (default: %(default)s)")
     _option(p, "config_overrides", default="", help="e.g. hidden_size=128,num_hidden_layers=2 (update_from_string)")
@@ -212,13 +213,14 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
     t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(a.tokenizer_name)
     max_len = min(a.max_seq_length, tokenizer.model_max_length)
-    data = preprocess(a.train_file, a.validation_file, tokenizer, max_len, line_by_line=a.line_by_line,
+    data = preprocess(a.train_file, a.validation_file or None, tokenizer, max_len, line_by_line=a.line_by_line,
                       pad_to_max_length=a.pad_to_max_length, num_proc=a.preprocessing_num_workers or None,
                       cache_dir=str(scratch / "datasets"))
     prep = time.perf_counter() - t0
     result = {"tool": TOOL, "mode": "line_by_line" if a.line_by_line else "group_texts",
               "pad_to_max_length": a.pad_to_max_length, "preprocess_s": round(prep, 3),
-              "train_sequences": len(data["train"]), "validation_sequences": len(data["validation"])}
+              "train_sequences": len(data["train"]),
+              "validation_sequences": len(data["validation"]) if "validation" in data else 0}
     if a.preprocess_only:
         return result
     if len(data["train"]) == 0:
@@ -236,7 +238,9 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
         weight_decay=a.weight_decay, seed=a.seed, bf16=a.bf16, torch_compile=a.torch_compile, use_cpu=not cuda,
         logging_steps=a.logging_steps or max(1, a.max_steps // 10), save_strategy="no", eval_strategy="no",
         report_to="none", disable_tqdm=True, dataloader_num_workers=0)
-    evaluation = data["validation"].select(range(min(a.max_eval_samples, len(data["validation"]))))
+    evaluation = None
+    if "validation" in data:
+        evaluation = data["validation"].select(range(min(a.max_eval_samples, len(data["validation"]))))
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=evaluation,
                       data_collator=train_collator, processing_class=tokenizer, compute_metrics=_masked_accuracy,
                       preprocess_logits_for_metrics=_argmax)
@@ -249,7 +253,7 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
     real = sum(train_collator.counts[:steps * args.gradient_accumulation_steps])
     trainer.data_collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=a.mlm_probability,
                                                            seed=a.eval_seed)
-    metrics = trainer.evaluate() if len(evaluation) else {}
+    metrics = trainer.evaluate() if evaluation is not None and len(evaluation) else {}
     if a.output_dir:
         with atomic_folder(Path(a.output_dir).resolve()) as tmp:
             trainer.save_model(str(tmp))
@@ -257,7 +261,7 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
     result.update(
         params=sum(p.numel() for p in model.parameters()), train_s=round(train_s, 3), steps=steps,
         samples=steps * a.per_device_train_batch_size, real_tokens=real, real_tokens_per_s=round(real / train_s, 1),
-        eval_sequences=len(evaluation), eval_loss=None if loss is None else round(loss, 4),
+        eval_sequences=len(evaluation) if evaluation is not None else 0, eval_loss=None if loss is None else round(loss, 4),
         eval_accuracy=None if loss is None else round(metrics["eval_accuracy"], 4),
         perplexity=None if loss is None else round(math.exp(min(loss, 700)), 2),
         learning_rate=a.learning_rate, warmup_steps=a.warmup_steps, lr_scheduler_type=a.lr_scheduler_type,
@@ -269,7 +273,7 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     for option in ("train_file", "validation_file"):
-        if not Path(getattr(a, option)).is_file():
+        if getattr(a, option) and not Path(getattr(a, option)).is_file():
             print(f"error: --{option}: no such file: {getattr(a, option)}", file=sys.stderr)
             return 2
     if not (Path(a.tokenizer_name) / "tokenizer_config.json").is_file():

@@ -290,16 +290,17 @@ def run_baseline(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, 
                  recipe: Recipe = Recipe(), name: str = "", save: bool = False) -> Result:
     """Train with :mod:`lmtui.bench.baseline` (a child process, measured) and parse the JSON line it prints.
 
-    The log is ``work/baseline-{name or mode}.log``; with ``save``, the final model is saved to
-    ``work/baseline-{name or mode}-model`` (``Result.model``).
+    The log is ``work/baseline-{name or mode}.log`` (``work/{name}.log`` for a name starting
+    with "baseline"); with ``save``, the final model is saved beside it, ``...-model``
+    (``Result.model``).
 
     Raises:
         LmtuiError: the baseline exited non-zero or printed no result (the log is named).
     """
-    tag = name or mode
-    log = work / f"baseline-{tag}.log"
+    stem = name if name.startswith("baseline") else f"baseline-{name or mode}"
+    log = work / f"{stem}.log"
     log.unlink(missing_ok=True)
-    model = work / f"baseline-{tag}-model" if save else None
+    model = work / f"{stem}-model" if save else None
     code, wall, rss, gpu = run_measured(baseline_command(corpus, tokenizer, shape, mode, args, recipe, model), log,
                                         work)
     text = log.read_text(errors="replace")
