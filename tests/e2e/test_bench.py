@@ -1,6 +1,7 @@
 """`lmtui bench` with nothing beside the repository: on the default corpus (the Python Language Reference) both
 tools train and the table holds real numbers for each; the in-repo run_mlm.py baseline counts the real tokens
-it trains on and saves a model that transformers loads; a corpus that does not exist is one clear error."""
+it trains on and saves a model that transformers loads; the tokenizer takes the standard library's docstrings
+only when the training text is short; a corpus that does not exist is one clear error."""
 
 from __future__ import annotations
 
@@ -81,6 +82,23 @@ def test_the_baseline_counts_real_tokens_and_saves_a_model_transformers_loads(tm
     assert model.config.hidden_size == 32 and model.config.vocab_size == len(tokenizer) == len(plain.get_vocab())
     batch = tokenizer(["The if statement is used for conditional execution"], return_tensors="pt")
     assert model(**batch).logits.shape == (1, batch["input_ids"].shape[1], len(tokenizer))
+
+
+def test_the_tokenizer_adds_the_stdlib_docstrings_only_when_the_training_text_is_short(tmp_path):
+    from lmtui.bench.compare import make_tokenizer, resolve_corpus
+
+    small = tmp_path / "small.txt"
+    small.write_text("".join(line + "\n" for line in topics["if"].splitlines()))
+    corpus = resolve_corpus(f"{small},{small}", tmp_path)
+    notes = []
+    folder, size = make_tokenizer(corpus, 300, tmp_path / "tok-300", notes.append)
+    assert size == 300 and corpus.tokenizer_files == [small.resolve()] and len(notes) == 1
+    folder, size = make_tokenizer(corpus, 2000, tmp_path / "tok-2000", notes.append)
+    assert size == 2000 and corpus.tokenizer_files[-1].name == "stdlib-docstrings.txt"
+    assert "adding the standard library's docstrings" in notes[1]
+    from tokenizers import Tokenizer
+
+    assert Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size() == 2000
 
 
 def test_a_missing_corpus_file_is_one_message_and_exit_code_2(tmp_path):

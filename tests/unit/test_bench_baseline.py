@@ -94,3 +94,18 @@ def test_the_language_reference_split_is_deterministic_and_disjoint(tmp_path):
     assert 0.04 < len(held) / (len(held) + len(kept)) < 0.06
     assert not set(held) & set(kept) - {""}
     assert any("for_stmt" in line or "The \"for\" statement" in line for line in kept + held)
+
+
+def test_a_training_file_named_alone_holds_out_every_20th_line_and_max_lines_cuts_both(tmp_path):
+    from lmtui.bench.compare import resolve_corpus
+
+    lines = [f"{name}: {topics[name].split(chr(10))[0]}\n" for name in sorted(topics)]
+    source = tmp_path / "topics.txt"
+    source.write_text("".join(lines))
+    corpus = resolve_corpus(str(source), tmp_path / "work")
+    assert corpus.validation.read_text() == "".join(lines[19::20])
+    assert corpus.train.read_text() == "".join(ln for i, ln in enumerate(lines) if i % 20 != 19)
+    assert corpus.tokenizer_files == [corpus.train]
+    cut = resolve_corpus(f"{source},{source}", tmp_path / "work", max_lines=7)
+    assert cut.train.read_text() == cut.validation.read_text() == "".join(lines[:7])
+
