@@ -214,23 +214,35 @@ class GpuMemorySampler:
             self.peak_mb = round(self.peak_mb, 1)
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def run_measured(cmd: list[str], log_path: Path, cwd: Path, env: dict | None = None) -> tuple[int, float, float, float | None]:
     """Run ``cmd`` with output to ``log_path``; returns (exit code, wall seconds, peak RSS MiB, peak GPU MiB).
 
     The command runs in a session of its own, as the launcher starts a run's driver (the driver
     waits for every process of its group before it finishes). The peak RSS is ``ru_maxrss``
     from ``wait4``: the largest resident set of the process or any descendant it waited for.
+    A SIGTERM to this process (``timeout``) ends the command's session too, as Ctrl-C does: its
+    own session would otherwise outlive us, holding the CPU or GPU.
     """
     with open(log_path, "ab") as out, GpuMemorySampler() as gpu:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(cwd),
                                 env=dict(os.environ, **(env or {})), start_new_session=True)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:  # Ctrl-C or an error here: stop the tool's processes, never leave them behind
+        except BaseException:  # Ctrl-C, SIGTERM or an error here: stop the tool's processes, never leave them behind
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - t0
     rss = usage.ru_maxrss / (2 ** 20 if sys.platform == "darwin" else 1024)
@@ -475,7 +487,8 @@ def ratios(results: list[Result]) -> list[dict]:
             continue
         out.append({"mode": base.mode, "tokens_per_s": round(ours.tokens_per_s / max(base.tokens_per_s, 1e-9), 2),
                     "preprocess": round(base.preprocess_s / max(ours.preprocess_s, 1e-9), 2),
-                    "eval_loss_difference": round(ours.eval_loss - base.eval_loss, 4)})
+                    "eval_loss_difference": None if None in (ours.eval_loss, base.eval_loss)
+                    else round(ours.eval_loss - base.eval_loss, 4)})
     return out
 
 

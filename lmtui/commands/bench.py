@@ -20,8 +20,10 @@ def cmd_bench(args) -> int:
     print(report["table"])
     print()
     for r in report.get("ratios", []):
+        loss = "n/a (no validation sequence)" if r["eval_loss_difference"] is None else \
+            f"{r['eval_loss_difference']:+.4f} (lmtui - baseline)"
         print(f"{r['mode']}: lmtui {r['tokens_per_s']:.2f}x the baseline's real tokens/s, preprocessing "
-              f"{r['preprocess']:.2f}x faster, eval loss {r['eval_loss_difference']:+.4f} (lmtui - baseline)")
+              f"{r['preprocess']:.2f}x faster, eval loss {loss}")
     print(f"\nfull results: {args.work_dir}/{'levers' if args.levers else 'results'}.json")
     return 0
 
