@@ -267,7 +267,8 @@ def main() -> None:
         "best_baseline": best and best["name"], "results": results,
         "total_s": round(time.perf_counter() - t0)}, indent=1))
     (work / "quality.md").write_text(table(results) + "\n")
-    plot(results, work / "quality.png", "Python Language Reference" if a.corpus == DEFAULT_CORPUS else corpus.train.name)
+    title = "Python Language Reference" if a.corpus == DEFAULT_CORPUS else corpus.train.name
+    plot(results, work / "quality.png", title)
     print(table(results))
     if best is not None:
         print(f"\nbest baseline: {best['name']} ({best['recipe']})")

@@ -224,8 +224,9 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
     if a.preprocess_only:
         return result
     if len(data["train"]) == 0:
-        raise SystemExit(f"error: {a.train_file}: no training sequence of {max_len} tokens "
-                         "(a longer file, or --line_by_line)")
+        print(f"error: {a.train_file}: no training sequence of {max_len} tokens (a longer file, or --line_by_line)",
+              file=sys.stderr)
+        raise SystemExit(2)
 
     model = AutoModelForMaskedLM.from_config(build_config(a.model_type, a.config_overrides, a.config_name,
                                                           len(tokenizer), tokenizer.pad_token_id))
@@ -261,7 +262,8 @@ def run(a: argparse.Namespace, scratch: Path) -> dict:
     result.update(
         params=sum(p.numel() for p in model.parameters()), train_s=round(train_s, 3), steps=steps,
         samples=steps * a.per_device_train_batch_size, real_tokens=real, real_tokens_per_s=round(real / train_s, 1),
-        eval_sequences=len(evaluation) if evaluation is not None else 0, eval_loss=None if loss is None else round(loss, 4),
+        eval_sequences=len(evaluation) if evaluation is not None else 0,
+        eval_loss=None if loss is None else round(loss, 4),
         eval_accuracy=None if loss is None else round(metrics["eval_accuracy"], 4),
         perplexity=None if loss is None else round(math.exp(min(loss, 700)), 2),
         learning_rate=a.learning_rate, warmup_steps=a.warmup_steps, lr_scheduler_type=a.lr_scheduler_type,

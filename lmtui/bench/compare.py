@@ -537,7 +537,8 @@ def run_benchmark(args, log=print) -> dict:
               "corpus": {"train": str(corpus.train), "validation": str(corpus.validation),
                          "tokenizer_files": [str(f) for f in corpus.tokenizer_files]},
               "steps": args.steps, "batch": args.batch, "precision": args.precision, "compile": args.compile,
-              "environment": env, "repeat": args.repeat, "results": [asdict(r) for r in results], "runs": [asdict(r) for r in runs],
+              "environment": env, "repeat": args.repeat, "results": [asdict(r) for r in results],
+              "runs": [asdict(r) for r in runs],
               "ratios": ratios(results),
               "table": table(results, gpu=bool(env["gpu"]))}
     atomic_write_text(work / "results.json", json.dumps(report, indent=2))

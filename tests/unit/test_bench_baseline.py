@@ -5,7 +5,6 @@ default corpus (the Python Language Reference) is split the same way on every ca
 from __future__ import annotations
 
 from itertools import chain
-from pathlib import Path
 
 import pytest
 from pydoc_data.topics import topics
