@@ -118,9 +118,10 @@ def run_lmtui(name: str, corpus, tokenizer: Path, packing: str, recipe: str, ste
             "load_average": round(os.getloadavg()[0], 2)}
 
 
-def baseline(corpus, tokenizer: Path, steps: int, lr: float, args, work: Path, name: str = "baseline") -> dict:
+def baseline(corpus, tokenizer: Path, steps: int, lr: float, args, work: Path, name: str = "baseline",
+             save: bool = True) -> dict:
     """One run of the in-repo baseline: ``steps`` steps (group_texts, fp32) at peak learning rate
-    ``lr`` with the careful recipe of ``args``; its model saved for cross_eval."""
+    ``lr`` with the careful recipe of ``args``; with ``save``, its model saved for cross_eval."""
     from lmtui.bench.compare import Recipe, run_baseline
 
     options = argparse.Namespace(batch=args.batch, steps=steps, max_eval_samples=args.max_eval_samples,
@@ -128,7 +129,7 @@ def baseline(corpus, tokenizer: Path, steps: int, lr: float, args, work: Path, n
     recipe = Recipe(learning_rate=lr, warmup_steps=args.baseline_warmup, lr_scheduler_type=args.baseline_scheduler,
                     weight_decay=args.baseline_weight_decay)
     r = run_baseline(corpus, tokenizer, dict(SHAPE), "group_texts", options, work, recipe=recipe, name=name,
-                     save=True)
+                     save=save)
     return {"name": name, "tool": "run_mlm.py baseline", "packing": "concat",
             "recipe": f"lr {lr:g}, warmup {args.baseline_warmup:g}, {args.baseline_scheduler}, "
                       f"wd {args.baseline_weight_decay:g}", "lr": lr,
@@ -236,7 +237,8 @@ def main() -> None:
     results = []
     t0 = time.perf_counter()
     if "baseline" in configs:
-        cal = baseline(corpus, tokenizer, CALIBRATION_STEPS, a.baseline_lr[0], a, work, name="baseline-calibration")
+        cal = baseline(corpus, tokenizer, CALIBRATION_STEPS, a.baseline_lr[0], a, work, name="baseline-calibration",
+                       save=False)
         steps = max(CALIBRATION_STEPS, int(a.budget * CALIBRATION_STEPS / cal["train_s"]))
         print(f"baseline: {cal['train_s'] / CALIBRATION_STEPS:.3f} s/step -> {steps} steps", flush=True)
         for lr in a.baseline_lr:
