@@ -1,9 +1,11 @@
 """Distillation against training from scratch: a teacher, its distilled student, the same student from scratch.
 
-    python bench/distill_quality.py [--work-dir /tmp/distill-bench] [--steps 300] [--tasks sst2,conll2003]
+    python bench/distill_quality.py [--work-dir /tmp/distill-bench] [--steps 300]
+                                    [--corpus TRAIN.txt,VALIDATION.txt] [--tasks sst2=DIR,conll2003=DIR]
 
 1. Pretrain a teacher with lmtui: BERT, 4 layers, hidden 256 (size "mini"), WordPiece 8,000,
-   WikiText-2's test split for training and its valid split held out (``../shared/data``).
+   on ``--corpus``: the Python Language Reference by default (on every machine, 5% of its
+   documents held out; :mod:`lmtui.bench.corpora`), or the text files named.
 2. Distil a 2-layer student from it (``[distill] init = "teacher_layers"``: layers 0 and 2, the
    DistilBERT loss with its defaults) and train the same 2-layer student from scratch (the
    teacher's tokenizer, the same ``[training]``: same steps, batches and tokens).
@@ -11,7 +13,8 @@
    measure their inference throughput (:func:`lmtui.evaluation.throughput.measure_throughput`,
    same batch, length and device) and, with ``--tasks``, fine-tune each on the tasks through
    lmtui's ``[eval]`` (the same recipe and seeds; the teacher is evaluated by the distillation
-   run's evaluate stage, label ``teacher``).
+   run's evaluate stage, label ``teacher``): each task names its data folder (``sst2=DIR``:
+   GLUE's SST-2 TSV files; ``conll2003=DIR``: the CoNLL-2003 files).
 
 Prints a markdown table and writes it with the numbers to ``--work-dir``/distill_quality.{md,json}.
 """
@@ -26,19 +29,18 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-TASKS = {"sst2": f"""
-[eval.tasks.sst2]
-preset = "sst2"
-data_dir = "{DATA}/glue/SST-2"
-""", "conll2003": f"""
-[eval.tasks.conll2003]
-preset = "conll2003"
-data_dir = "{DATA}/conll2003"
-"""}
+TASKS = ("sst2", "conll2003")  # [eval] presets; each given its data folder on the command line
+
+
+def task_table(name: str, data_dir: Path) -> str:
+    return f"""
+[eval.tasks.{name}]
+preset = "{name}"
+data_dir = {json.dumps(str(data_dir))}
+"""
 
 
 def training(args) -> str:
@@ -71,23 +73,24 @@ epochs = {args.ft_epochs}
 max_train_examples = {args.ft_examples}
 max_eval_examples = {args.ft_eval_examples}
 seeds = {args.seeds}
-""" + "".join(TASKS[t] for t in args.tasks)
+""" + "".join(task_table(t, d) for t, d in args.tasks.items())
 
 
-def corpus() -> str:
+def corpus_table(files) -> str:
     return f"""
 [corpus]
-train_files = ["{DATA}/wikitext-2/test.txt"]
-validation_files = ["{DATA}/wikitext-2/valid.txt"]
+train_files = [{json.dumps(str(files.train))}]
+validation_files = [{json.dumps(str(files.validation))}]
+format = "text"
 """
 
 
-def projects(work: Path, args) -> dict[str, Path]:
-    """The three project files: teacher, distilled student, scratch student."""
+def projects(work: Path, args, files) -> dict[str, Path]:
+    """The three project files: teacher, distilled student, scratch student, on the corpus ``files``."""
     (work / "projects").mkdir(parents=True, exist_ok=True)
     head = '[project]\nname = "{}"\noutput_dir = "../runs"\ncache_dir = "../cache"\n'
     texts = {
-        "teacher": head.format("teacher") + corpus() + """
+        "teacher": head.format("teacher") + corpus_table(files) + """
 [tokenizer]
 kind = "wordpiece"
 vocab_size = 8000
@@ -97,7 +100,7 @@ lowercase = true
 architecture = "bert"
 size = "mini"
 """ + training(args),
-        "distilled": head.format("distilled") + corpus() + f"""
+        "distilled": head.format("distilled") + corpus_table(files) + f"""
 [model]
 architecture = "bert"
 
@@ -106,7 +109,7 @@ teacher = "{work / 'runs' / 'TEACHER' / 'model'}"
 init = "teacher_layers"
 layers = [0, 2]
 """ + training(args) + evaluation(args),
-        "scratch": head.format("scratch") + corpus() + f"""
+        "scratch": head.format("scratch") + corpus_table(files) + f"""
 [tokenizer]
 path = "{work / 'runs' / 'TEACHER' / 'model'}"
 
@@ -155,7 +158,10 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--tasks", default="", help="comma-separated: sst2, conll2003 (fine-tuning through [eval])")
+    p.add_argument("--corpus", default="language-reference",
+                   help="language-reference (on every machine) or TRAIN.txt[,VALIDATION.txt] (default: %(default)s)")
+    p.add_argument("--tasks", default="",
+                   help="comma-separated NAME=DATA_DIR, NAME one of sst2, conll2003 (fine-tuning through [eval])")
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--ft-examples", type=int, default=1000, help="[eval] max_train_examples")
     p.add_argument("--ft-eval-examples", type=int, default=400, help="[eval] max_eval_examples")
@@ -163,9 +169,23 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=300, help="held-out blocks scored by cross_eval")
     p.add_argument("--mask-seeds", type=int, default=2)
     args = p.parse_args()
-    args.tasks = [t for t in args.tasks.split(",") if t]
+    tasks = {}
+    for item in (t.strip() for t in args.tasks.split(",") if t.strip()):
+        name, _, folder = item.partition("=")
+        if name not in TASKS or not folder or not Path(folder).is_dir():
+            p.error(f"--tasks {item!r}: NAME=DATA_DIR with NAME one of {', '.join(TASKS)} and an existing folder")
+        tasks[name] = Path(folder).resolve()
+    args.tasks = tasks
+    from lmtui.bench.compare import resolve_corpus
+    from lmtui.errors import LmtuiError
+
     work = Path(args.work_dir).resolve()
-    files = projects(work, args)
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        corpus = resolve_corpus(args.corpus, work)
+    except LmtuiError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    files = projects(work, args, corpus)
 
     lmtui("run", str(files["teacher"]), cwd=work)
     teacher = latest_run(work, "teacher")
@@ -182,7 +202,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     tokenizer = AutoTokenizer.from_pretrained(teacher / "model")
-    masks = [masked_blocks(tokenizer, str(DATA / "wikitext-2" / "valid.txt"), args.seq_len, args.blocks, s)
+    masks = [masked_blocks(tokenizer, str(corpus.validation), args.seq_len, args.blocks, s)
              for s in range(args.mask_seeds)]
     rows = {}
     for name, run, label in (("teacher", distilled, "teacher"), ("distilled student", distilled, "final"),
@@ -207,7 +227,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     (work / "distill_quality.md").write_text(table + "\n")
-    (work / "distill_quality.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    (work / "distill_quality.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,24 @@
 """Side-by-side training benchmark: the Hugging Face ``run_mlm.py`` pipeline against lmtui.
 
 One invocation trains the same model shape on the same corpus with the same tokenizer files,
-first with the baseline (``../shared/bench/baseline_mlm.py``: datasets.map tokenization,
+first with the baseline (:mod:`lmtui.bench.baseline`: run_mlm.py's datasets.map tokenization,
 group_texts or line_by_line [+ pad_to_max_length], DataCollatorForLanguageModeling, Trainer),
 then with lmtui's own pipeline (token cache + ``lmtui.driver``, the process ``lmtui run``
 starts), and prints one table: real (non-padding) tokens per second, preprocessing time (cold,
 and cached for lmtui), peak memory, held-out MLM loss after the same number of steps (so the
 same number of sequences), and the ratios.
 
+The corpus is the Python Language Reference by default (:mod:`lmtui.bench.corpora`: on every
+machine, 5% of its documents held out), or the ``TRAIN[,VALIDATION]`` text files named. Both
+tools load one byte-level BPE tokenizer (:mod:`lmtui.bench.tokenizer`) trained on the training
+file, plus the standard library's docstrings when that file alone gives fewer pieces than the
+vocabulary asks for.
+
 Both tools get the Trainer's default recipe (AdamW lr 5e-5, betas 0.9/0.999, eps 1e-8, no
 weight decay, no warmup, linear decay, clipping at 1.0, dropout 0.1, 15% masking with 80/10/10),
-because the baseline exposes no recipe options: the loss column then compares
-implementations, not recipes. Each tool evaluates the first ``max_eval_samples`` sequences of
-the same validation file with its own masks.
+so that the loss column compares implementations, not recipes (``bench/quality.py`` gives the
+baseline a tuned recipe). Each tool evaluates the first ``max_eval_samples`` sequences of the
+same validation file with its own masks.
 
 Measured the same way for both tools:
 - real tokens/s: the tool's count of non-padding training tokens over its training time
@@ -40,9 +46,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lmtui.errors import LmtuiError
+from lmtui.fsutil import atomic_write_text
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+DEFAULT_CORPUS = "language-reference"
 
 # Model shapes: the seed's CPU test shape and BERT-base (Devlin et al. 2019) for a GPU.
 SHAPES = {
@@ -58,12 +64,6 @@ MODES = {
     "line_by_line_padded": (["--line_by_line", "--pad_to_max_length"], True),  # the seed workflow's mode
     "line_by_line": (["--line_by_line"], True),  # baseline pads each batch to its longest line
 }
-
-# English text in ../shared/data beyond the training file, for a tokenizer of 32k pieces (the
-# training file alone yields about 15k merges with min_frequency 2).
-TOKENIZER_EXTRA_FILES = ["wikitext-2-raw/wiki.test.raw", "tiny-shakespeare/input.txt", "glue/SST-2/train.tsv",
-                         "glue/CoLA/train.tsv", "glue/MRPC/msr_paraphrase_train.txt"]
-
 
 @dataclass
 class Corpus:
@@ -94,65 +94,82 @@ class Result:
     wall_s: float = 0.0
     load_average: float | None = None  # 1-minute load average when the run ended (other work on the machine)
     log: str = ""
+    model: str | None = None  # the saved model folder (baseline runs given output_dir)
 
 
 def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines(keepends=True)
 
 
-def resolve_corpus(name: str, data_dir: Path, work: Path, max_lines: int, vocab_size: int) -> Corpus:
-    """The corpus files for ``name`` (wikitext-2, tiny-shakespeare, or TRAIN[,VALIDATION] paths).
+def resolve_corpus(name: str, work: Path, max_lines: int = 0) -> Corpus:
+    """The corpus files for ``name``: ``language-reference`` or ``TRAIN[,VALIDATION]`` text files.
 
-    Tiny Shakespeare has no validation file: its last 10% of lines are written to one. With
+    ``language-reference`` is written to ``work`` (:func:`lmtui.bench.corpora.language_reference`).
+    A TRAIN file named alone is split: every 20th line to a validation file in ``work``. With
     ``max_lines``, both files are cut to their first ``max_lines`` lines (copies in ``work``).
 
     Raises:
-        LmtuiError: a file does not exist.
+        LmtuiError: a named file does not exist (exit code 2).
     """
-    if name == "wikitext-2":
-        train, valid = data_dir / "wikitext-2" / "test.txt", data_dir / "wikitext-2" / "valid.txt"
-    elif name == "tiny-shakespeare":
-        source = data_dir / "tiny-shakespeare" / "input.txt"
-        _require(source, "--data-dir")
-        lines = _lines(source)
-        cut = len(lines) * 9 // 10
-        train, valid = work / "shakespeare-train.txt", work / "shakespeare-valid.txt"
-        train.write_text("".join(lines[:cut]), encoding="utf-8")
-        valid.write_text("".join(lines[cut:]), encoding="utf-8")
+    from lmtui.bench.corpora import VALIDATION_EVERY, language_reference
+
+    if name == DEFAULT_CORPUS:
+        train, valid = language_reference(work)
     else:
         first, _, second = name.partition(",")
-        train, valid = Path(first).resolve(), Path(second or first).resolve()
-    for p in (train, valid):
-        _require(p, "--corpus")
+        train = Path(first).expanduser().resolve()
+        _require(train, "--corpus")
+        if second:
+            valid = Path(second).expanduser().resolve()
+            _require(valid, "--corpus")
+        else:
+            lines = _lines(train)
+            keep = [ln for i, ln in enumerate(lines) if i % VALIDATION_EVERY != VALIDATION_EVERY - 1]
+            held = [ln for i, ln in enumerate(lines) if i % VALIDATION_EVERY == VALIDATION_EVERY - 1]
+            train, valid = work / f"{train.stem}-train.txt", work / f"{train.stem}-validation.txt"
+            atomic_write_text(train, "".join(keep))
+            atomic_write_text(valid, "".join(held))
     if max_lines:
         cut_train, cut_valid = work / f"train-{max_lines}.txt", work / f"valid-{max_lines}.txt"
-        cut_train.write_text("".join(_lines(train)[:max_lines]), encoding="utf-8")
-        cut_valid.write_text("".join(_lines(valid)[:max_lines]), encoding="utf-8")
+        atomic_write_text(cut_train, "".join(_lines(train)[:max_lines]))
+        atomic_write_text(cut_valid, "".join(_lines(valid)[:max_lines]))
         train, valid = cut_train, cut_valid
-    tokenizer_files = [train]
-    if vocab_size > 8000 and not max_lines:
-        tokenizer_files += [data_dir / f for f in TOKENIZER_EXTRA_FILES if (data_dir / f).is_file()]
-    return Corpus(name, train, valid, tokenizer_files)
+    return Corpus(name, train, valid, [train])
 
 
 def _require(path: Path, option: str) -> None:
     if not path.is_file():
-        raise LmtuiError(f"benchmark file not found: {path}", hint=f"pass {option} (the shared data sits beside the repo)")
+        raise LmtuiError(f"{option}: no such file", file=str(path),
+                         hint=f"{option} TRAIN.txt[,VALIDATION.txt] names text files, one document per line "
+                              f"(default: {DEFAULT_CORPUS}, on every machine)")
 
 
-def make_tokenizer(script: Path, files: list[Path], vocab_size: int, out: Path, log) -> Path:
-    """Train the baseline's byte-level BPE tokenizer (``make_tokenizer.py``) once; both tools load it."""
-    if (out / "tokenizer.json").is_file():
-        return out
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    proc = subprocess.run([sys.executable, str(script), ",".join(map(str, files)), str(tmp), str(vocab_size)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise LmtuiError(f"make_tokenizer.py failed: {proc.stderr.strip()[-500:]}", file=str(script))
-    tmp.rename(out)
-    log(f"tokenizer: {out} ({proc.stdout.split()[-1]} tokens, trained by {script.name})")
-    return out
+def make_tokenizer(corpus: Corpus, vocab_size: int, out: Path, log, extra: bool = True) -> tuple[Path, int]:
+    """Train the benchmark's byte-level BPE (:func:`lmtui.bench.tokenizer.train_bpe`) once; every tool loads it.
+
+    It is trained on ``corpus.tokenizer_files``; when those give fewer than ``vocab_size``
+    pieces and ``extra`` is true, it is trained again with the standard library's docstrings
+    added (:func:`lmtui.bench.corpora.stdlib_docstrings`), which are then appended to
+    ``corpus.tokenizer_files``. The vocabulary may still fall short of ``vocab_size`` (the text
+    has no more pairs seen twice): both tools size their models by the tokenizer. Returns the
+    tokenizer folder and its number of pieces; ``out.files.json`` beside it records both.
+    """
+    from lmtui.bench.corpora import stdlib_docstrings
+    from lmtui.bench.tokenizer import train_bpe
+
+    note = out.with_name(out.name + ".files.json")
+    if (out / "tokenizer.json").is_file() and note.is_file():
+        known = json.loads(note.read_text())
+        corpus.tokenizer_files = [Path(f) for f in known["files"]]
+        return out, known["size"]
+    size = train_bpe(corpus.tokenizer_files, vocab_size, out)
+    if size < vocab_size and extra:
+        log(f"tokenizer: {size:,} pieces from {corpus.train.name} alone; adding the standard library's docstrings")
+        corpus.tokenizer_files = [*corpus.tokenizer_files, stdlib_docstrings(out.parent)]
+        size = train_bpe(corpus.tokenizer_files, vocab_size, out)
+    atomic_write_text(note, json.dumps({"files": [str(f) for f in corpus.tokenizer_files], "size": size}))
+    log(f"tokenizer: {out} ({size:,} pieces of {vocab_size:,} asked, byte-level BPE)")
+    return out, size
 
 
 class GpuMemorySampler:
@@ -197,27 +214,46 @@ class GpuMemorySampler:
             self.peak_mb = round(self.peak_mb, 1)
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def run_measured(cmd: list[str], log_path: Path, cwd: Path, env: dict | None = None) -> tuple[int, float, float, float | None]:
     """Run ``cmd`` with output to ``log_path``; returns (exit code, wall seconds, peak RSS MiB, peak GPU MiB).
 
     The command runs in a session of its own, as the launcher starts a run's driver (the driver
     waits for every process of its group before it finishes). The peak RSS is ``ru_maxrss``
     from ``wait4``: the largest resident set of the process or any descendant it waited for.
+    A SIGTERM to this process (``timeout``) ends the command's session too, as Ctrl-C does: its
+    own session would otherwise outlive us, holding the CPU or GPU.
     """
     with open(log_path, "ab") as out, GpuMemorySampler() as gpu:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=str(cwd),
                                 env=dict(os.environ, **(env or {})), start_new_session=True)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:  # Ctrl-C or an error here: stop the tool's processes, never leave them behind
+        except BaseException:  # Ctrl-C, SIGTERM or an error here: stop the tool's processes, never leave them behind
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         proc.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - t0
     rss = usage.ru_maxrss / (2 ** 20 if sys.platform == "darwin" else 1024)
     return proc.returncode, wall, round(rss, 1), gpu.peak_mb
+
+
+def fingerprint_of(path: Path) -> str:
+    """A short name for a corpus file in folder names: its stem and 8 hex digits of its path."""
+    import hashlib
+
+    return f"{path.stem}-{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
 
 
 def _load_average() -> float | None:
@@ -227,30 +263,68 @@ def _load_average() -> float | None:
         return None
 
 
-def run_baseline(script: Path, corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, work: Path) -> Result:
-    """Train with ``baseline_mlm.py`` and parse the JSON line it prints."""
+@dataclass(frozen=True)
+class Recipe:
+    """The baseline's optimisation options (TrainingArguments names). The default is the
+    Trainer's own recipe, the one ``lmtui bench`` gives both tools."""
+
+    learning_rate: float = 5e-5
+    warmup_steps: float = 0.0  # steps, or below 1 the ratio of the total steps
+    lr_scheduler_type: str = "linear"
+    weight_decay: float = 0.0
+    seed: int = 42
+
+
+def baseline_command(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, recipe: Recipe = Recipe(),
+                     output_dir: Path | None = None) -> list[str]:
+    """The ``python -m lmtui.bench.baseline`` command of one run: ``shape``'s RoBERTa, ``args.steps``
+    steps of ``args.batch`` sequences, ``args.precision`` and ``args.compile``, in data ``mode``."""
     overrides = ",".join(f"{k}={shape[k]}" for k in ("hidden_size", "intermediate_size", "num_attention_heads",
                                                      "num_hidden_layers"))
     overrides += f",max_position_embeddings={shape['max_seq_length'] + 2}"
-    cmd = [sys.executable, str(script), "--train_file", str(corpus.train), "--validation_file", str(corpus.validation),
-           "--tokenizer", str(tokenizer), "--model_type", "roberta", "--config_overrides", overrides,
-           "--max_seq_length", str(shape["max_seq_length"]), "--batch", str(args.batch), "--max_steps", str(args.steps),
-           "--max_eval_samples", str(args.max_eval_samples), "--out", str(work / f"baseline-{mode}"),
-           *MODES[mode][0]]
+    cmd = [sys.executable, "-m", "lmtui.bench.baseline", "--train_file", str(corpus.train),
+           "--validation_file", str(corpus.validation), "--tokenizer_name", str(tokenizer), "--model_type", "roberta",
+           "--config_overrides", overrides, "--max_seq_length", str(shape["max_seq_length"]),
+           "--per_device_train_batch_size", str(args.batch), "--max_steps", str(args.steps),
+           "--max_eval_samples", str(args.max_eval_samples), "--learning_rate", repr(recipe.learning_rate),
+           "--warmup_steps", repr(recipe.warmup_steps), "--lr_scheduler_type", recipe.lr_scheduler_type,
+           "--weight_decay", repr(recipe.weight_decay), "--seed", str(recipe.seed), *MODES[mode][0]]
     if args.precision == "bf16":
         cmd.append("--bf16")
-    log = work / f"baseline-{mode}.log"
-    code, wall, rss, gpu = run_measured(cmd, log, work)
+    if getattr(args, "compile", False):
+        cmd.append("--torch_compile")
+    if output_dir is not None:
+        cmd += ["--output_dir", str(output_dir)]
+    return cmd
+
+
+def run_baseline(corpus: Corpus, tokenizer: Path, shape: dict, mode: str, args, work: Path,
+                 recipe: Recipe = Recipe(), name: str = "", save: bool = False) -> Result:
+    """Train with :mod:`lmtui.bench.baseline` (a child process, measured) and parse the JSON line it prints.
+
+    The log is ``work/baseline-{name or mode}.log`` (``work/{name}.log`` for a name starting
+    with "baseline"); with ``save``, the final model is saved beside it, ``...-model``
+    (``Result.model``).
+
+    Raises:
+        LmtuiError: the baseline exited non-zero or printed no result (the log is named).
+    """
+    stem = name if name.startswith("baseline") else f"baseline-{name or mode}"
+    log = work / f"{stem}.log"
+    log.unlink(missing_ok=True)
+    model = work / f"{stem}-model" if save else None
+    code, wall, rss, gpu = run_measured(baseline_command(corpus, tokenizer, shape, mode, args, recipe, model), log,
+                                        work)
     text = log.read_text(errors="replace")
     line = next((ln for ln in reversed(text.splitlines()) if ln.startswith('{"tool"')), None)
     if code != 0 or line is None:
         raise LmtuiError(f"the baseline failed (exit code {code}) in mode {mode}", file=str(log),
                          hint="read the end of the log")
     out = json.loads(line)
-    return Result("run_mlm.py baseline", mode, real_tokens=out["real_tokens"], train_s=out["train_s"],
+    return Result(out["tool"], mode, real_tokens=out["real_tokens"], train_s=out["train_s"],
                   tokens_per_s=out["real_tokens_per_s"], preprocess_s=out["preprocess_s"], peak_rss_mb=rss,
                   peak_gpu_mb=gpu, eval_loss=out["eval_loss"], params=out["params"], wall_s=round(wall, 1),
-                  load_average=_load_average(), log=str(log))
+                  load_average=_load_average(), log=str(log), model=out.get("model"))
 
 
 def lmtui_project_text(corpus: Corpus, tokenizer: Path, shape: dict, line_by_line: bool, args) -> str:
@@ -413,7 +487,8 @@ def ratios(results: list[Result]) -> list[dict]:
             continue
         out.append({"mode": base.mode, "tokens_per_s": round(ours.tokens_per_s / max(base.tokens_per_s, 1e-9), 2),
                     "preprocess": round(base.preprocess_s / max(ours.preprocess_s, 1e-9), 2),
-                    "eval_loss_difference": round(ours.eval_loss - base.eval_loss, 4)})
+                    "eval_loss_difference": None if None in (ours.eval_loss, base.eval_loss)
+                    else round(ours.eval_loss - base.eval_loss, 4)})
     return out
 
 
@@ -429,22 +504,17 @@ def run_benchmark(args, log=print) -> dict:
     for m in modes:
         if m not in MODES:
             raise LmtuiError(f"unknown mode {m!r}", hint=f"choose from {', '.join(MODES)}")
-    baseline = Path(args.baseline or SHARED / "bench" / "baseline_mlm.py").resolve()
-    _require(baseline, "--baseline")
-    maker = baseline.with_name("make_tokenizer.py")
-    _require(maker, "--baseline (make_tokenizer.py sits beside it)")
-    data_dir = Path(args.data_dir or SHARED / "data").resolve()
     work = Path(args.work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
 
+    corpus = resolve_corpus(args.corpus, work, args.max_lines)
     env = environment()
     if args.precision == "bf16" and not env["gpu"]:
         log("note: bf16 on a CPU runs both tools under CPU autocast")
-    corpus = resolve_corpus(args.corpus, data_dir, work, args.max_lines, vocab)
-    tokenizer = make_tokenizer(maker, corpus.tokenizer_files, vocab,
-                               work / f"tokenizer-{corpus.name.replace('/', '_')}-{vocab}-{args.max_lines}", log)
+    label = corpus.name if corpus.name == DEFAULT_CORPUS else fingerprint_of(corpus.train)
+    tokenizer, pieces = make_tokenizer(corpus, vocab, work / f"tokenizer-{label}-{vocab}-{args.max_lines}", log)
     log(f"shape {args.shape}, corpus {corpus.train} / {corpus.validation}, {args.steps} steps of {args.batch} "
-        f"sequences, precision {args.precision}, modes {', '.join(modes)}")
+        f"sequences, precision {args.precision}{', torch.compile' if args.compile else ''}, modes {', '.join(modes)}")
     if args.levers:
         return run_levers(corpus, tokenizer, shape, modes, args, work, env, log)
     runs: list[Result] = []
@@ -452,7 +522,7 @@ def run_benchmark(args, log=print) -> dict:
         for attempt in range(1, args.repeat + 1):
             tag = f"[{mode}]" + (f" run {attempt}/{args.repeat}:" if args.repeat > 1 else "")
             log(f"{tag} baseline ...")
-            r = run_baseline(baseline, corpus, tokenizer, shape, mode, args, work)
+            r = run_baseline(corpus, tokenizer, shape, mode, args, work)
             log(f"{tag} baseline: {r.tokens_per_s:,.0f} real tokens/s, loss {r.eval_loss}")
             runs.append(r)
             ours = [x for x in runs if x.tool == "lmtui" and MODES[x.mode][1] == MODES[mode][1]]
@@ -463,13 +533,15 @@ def run_benchmark(args, log=print) -> dict:
                 runs.append(r)
     results = best_runs(runs)
     report = {"command": args.command_line, "shape": {"name": args.shape, **shape}, "vocab_size": vocab,
+              "tokenizer_size": pieces,
               "corpus": {"train": str(corpus.train), "validation": str(corpus.validation),
                          "tokenizer_files": [str(f) for f in corpus.tokenizer_files]},
-              "steps": args.steps, "batch": args.batch, "precision": args.precision, "environment": env,
-              "repeat": args.repeat, "results": [asdict(r) for r in results], "runs": [asdict(r) for r in runs],
+              "steps": args.steps, "batch": args.batch, "precision": args.precision, "compile": args.compile,
+              "environment": env, "repeat": args.repeat, "results": [asdict(r) for r in results],
+              "runs": [asdict(r) for r in runs],
               "ratios": ratios(results),
               "table": table(results, gpu=bool(env["gpu"]))}
-    (work / "results.json").write_text(json.dumps(report, indent=2))
+    atomic_write_text(work / "results.json", json.dumps(report, indent=2))
     return report
 
 
@@ -497,5 +569,5 @@ def run_levers(corpus: Corpus, tokenizer: Path, shape: dict, modes: list[str], a
               "batch": args.batch, "precision": args.precision, "threads": args.threads, "environment": env,
               "levers": tables,
               "table": "\n\n".join(f"{name}:\n\n{t['table']}" for name, t in tables.items())}
-    (work / "levers.json").write_text(json.dumps(report, indent=2))
+    atomic_write_text(work / "levers.json", json.dumps(report, indent=2))
     return report
