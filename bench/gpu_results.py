@@ -80,8 +80,10 @@ def bench_rows(work: Path, step: str) -> list[dict]:
         if tool == "lmtui":
             start = next((e for e in events(Path(r["log"]).parent) if e["type"] == "train_start"), {})
             kernel = start.get("attention", "?")
+        shape = report.get("shape", {}).get("name", "?")
         rows.append(dict(name=f"{tool} {step.removeprefix('bench-')}", step=step, tokens_per_s=r["tokens_per_s"],
-                         mfu=r.get("mfu"), memory=r.get("peak_gpu_mb") or r.get("peak_rss_mb"), kernel=kernel,
+                         shown=f"{tool} {step} (shape {shape})", mfu=r.get("mfu"),
+                         memory=r.get("peak_gpu_mb") or r.get("peak_rss_mb"), kernel=kernel,
                          precision=report.get("precision")))
     return rows
 
@@ -98,10 +100,12 @@ def run_row(work: Path, step: str) -> dict | None:
     end = next((e for e in ev if e["type"] == "train_end"), {})
     steady = train[1:] or train
     mfu = [e["mfu"] for e in steady if "mfu" in e]
-    return dict(name=f"lmtui {step}", step=step, tokens_per_s=sum(e["tokens_per_s"] for e in steady) / len(steady),
+    size = f"{start.get('params', 0) / 1e6:.0f}M parameters, sequence {start['tokens_per_step'] // start['batch_size']}"
+    return dict(name=f"lmtui {step}", shown=f"lmtui {step} ({size})", step=step,
+                tokens_per_s=sum(e["tokens_per_s"] for e in steady) / len(steady),
                 mfu=sum(mfu) / len(mfu) if mfu else None,
                 memory=end.get("peak_gpu_memory_mb") or end.get("peak_rss_mb"), kernel=start.get("attention", "?"),
-                precision=start.get("mixed_precision"))
+                precision={"no": "fp32"}.get(start.get("mixed_precision"), start.get("mixed_precision")))
 
 
 def environment_line(work: Path) -> str:
@@ -135,7 +139,7 @@ def main(argv: list[str]) -> int:
     lines += ["", "| run | precision | real tokens/s | MFU | peak memory MiB | attention kernel |",
               "| --- | --- | ---: | ---: | ---: | --- |"]
     for r in measured:
-        lines.append(f"| {r['name']} | {r['precision']} | {r['tokens_per_s']:,.0f} | {fmt(r['mfu'], '.1%')} | "
+        lines.append(f"| {r['shown']} | {r['precision']} | {r['tokens_per_s']:,.0f} | {fmt(r['mfu'], '.1%')} | "
                      f"{fmt(r['memory'], ',.0f')} | {r['kernel']} |")
     if not measured:
         lines.append("| (no step measured anything) | | | | | |")

@@ -66,8 +66,9 @@ def test_cpu_path_records_a_failed_step_and_runs_the_next(tmp_path):
         assert (out / f"{name}.log").stat().st_size > 0
     assert "lmtui modules that failed to import: 0" in results
 
-    runs = {row[0]: row for row in _table(results, "| run |")}
-    document = runs["lmtui modernbert-document"]
+    runs = _table(results, "| run |")
+    assert len(runs) == 1 and runs[0][0].startswith("lmtui modernbert-document (") and runs[0][1] == "fp32"
+    document = runs[0]
     assert float(document[2].replace(",", "")) > 0 and document[5] == "sdpa (block-diagonal mask)"
     assert float(document[4].replace(",", "")) > 100  # peak resident memory of the trainer, MiB
     targets = _table(results, "| target |")
