@@ -79,7 +79,8 @@ step() {
     echo "== $name (at most ${limit} s)"
     began=$(date +%s)
     echo "# gpu_check step $name ($MODE), limit $limit s, started $(date -u +%FT%TZ)" > "$OUT/$name.log"
-    timeout -k 10 "$limit" bash "$ROOT/bench/gpu_check.sh" --step "step_${name//-/_}" "$OUT" < /dev/null >> "$OUT/$name.log" 2>&1
+    GPU_CHECK_TOKEN="$$-$name" timeout -k 10 "$limit" bash "$ROOT/bench/gpu_check.sh" --step "step_${name//-/_}" \
+        "$OUT" < /dev/null >> "$OUT/$name.log" 2>&1
     rc=$?
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
         echo "# gpu_check: stopped at its $limit s limit" >> "$OUT/$name.log"
@@ -91,6 +92,7 @@ step() {
         stop_runs "$WORK/$name"
         tail -5 "$OUT/$name.log" | sed 's/^/   | /'
     fi
+    kill_leftovers "$$-$name" "$OUT/$name.log"
     printf '%s\t%s\t%s\t%s\t%s\t\n' "$name" "$status" "$rc" "$(($(date +%s) - began))" "$limit" >> "$OUT/steps.tsv"
     echo "   $status (exit code $rc) in $(($(date +%s) - began)) s; log: $OUT/$name.log"
 }
@@ -101,6 +103,25 @@ stop_runs() {
     for run in "$1"/runs/*/ "$1"/*/runs/*/; do
         [ -f "$run/run.json" ] && "$PY" -m lmtui stop "$run" --force --wait 10 >> "$OUT/stopped.log" 2>&1
     done
+    return 0
+}
+
+# Kill what step $1 started and left running, so the next step has the GPU to itself: a driver
+# or a baseline started in a session of its own outlives `timeout`, but it inherited the step's
+# GPU_CHECK_TOKEN. Noted in log $2.
+kill_leftovers() {
+    local environ pid left=()
+    for environ in /proc/[0-9]*/environ; do
+        pid=${environ#/proc/}
+        pid=${pid%/environ}
+        if grep -qzx "GPU_CHECK_TOKEN=$1" "$environ" 2> /dev/null; then
+            left+=("$pid")
+        fi
+    done
+    if [ ${#left[@]} -gt 0 ]; then
+        echo "# gpu_check: killed the step's leftover processes ${left[*]}" >> "$2"
+        kill -9 "${left[@]}" 2> /dev/null
+    fi
     return 0
 }
 
