@@ -28,6 +28,7 @@ WHEELS=(
     textual-plotext==1.0.1   # the TUI's charts
     plotext==5.3.2           #   textual-plotext
     tomli-w==1.2.0           # the frozen project.toml of every run
+    tomlkit==0.15.3          # the TUI's edit form keeps comments (lmtui.project.tomledit)
     zstandard==0.25.0        # .zst corpora; compiled: cp311/cp312 manylinux wheels
     shtab==1.13.0            # `lmtui completion`
 )
