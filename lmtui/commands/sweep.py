@@ -88,15 +88,8 @@ def _resume(args) -> int:
     return 0
 
 
-def _trial_state(row: dict) -> str:
-    """running, waiting, finished, ``pruned at step N``, failed, ... as the status table says it."""
-    if row["status"] == "pruned" or row.get("state") == "pruned":
-        return f"pruned at step {row['pruned_step']}" if row.get("pruned_step") is not None else "pruned"
-    return row["status"]
-
-
 def _status(args) -> int:
-    from lmtui.runs import controller, sweep
+    from lmtui.runs import sweep
 
     record_file = _find(args)
     record = sweep.read_sweep(record_file)
@@ -104,7 +97,7 @@ def _status(args) -> int:
     sweep.check_metric(metric)
     rows = sweep.rows(record, metric)
     searched = bool(record.get("search"))
-    driving = controller.state(record_file, record) if searched else None
+    driving = sweep.controller_state(record_file, record)
     if args.json:
         print(json.dumps({"sweep_id": record["sweep_id"], "metric": metric, "rows": rows,
                           **({"search": record["search"], "prune": record["prune"], "trials": record["trials"],
@@ -136,7 +129,7 @@ def _status(args) -> int:
 
     for row in rows:
         cells = ["best" if row["best"] else "", *([str(row.get("trial", ""))] if searched else []),
-                 escape(row["run_id"]), f"[{STATUS_STYLE.get(row['status'], '')}]{escape(_trial_state(row))}[/]",
+                 escape(row["run_id"]), f"[{STATUS_STYLE.get(row['status'], '')}]{escape(row['status_text'])}[/]",
                  *(escape(str(row["values"].get(k, "-"))) for k in keys), fmt_number(row["loss"]),
                  fmt_number(row["perplexity"])]
         if metric not in ("loss", "perplexity"):

@@ -25,15 +25,14 @@ and started again (`lmtui sweep resume ID`) continues: trials that were running 
 reported before is skipped); a trial asked but not launched is launched; a run directory that
 exists is never launched again (the ``mkdir`` of its name fails); a pruned trial whose run was
 not yet stopped or marked is stopped and marked. The controller holds an exclusive lock on
-``<sweeps>/<id>.lock`` for its whole life (a second controller of the sweep exits with code 2)
-and writes its pid into the record.
+``<sweeps>/<id>.lock`` for its whole life (a second controller of the sweep exits with code 2,
+:mod:`lmtui.runs.sweep_lock`) and writes its pid into the record.
 
 Plain Python plus Optuna: no torch (the launcher's checks import it inside their own calls).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import sys
@@ -48,73 +47,43 @@ from lmtui.fsutil import atomic_write_json
 from lmtui.procs import process_start_time, spawn_detached
 from lmtui.runs import launcher, search
 from lmtui.runs.events import read_events
-from lmtui.runs.rundir import ACTIVE, RunDir, RunLock, RunLocked
+from lmtui.runs.rundir import ACTIVE, RunDir, RunLocked
+from lmtui.runs.sweep_lock import controller_running, log_file, take_lock
 from lmtui.runs.sweep import metric_value, read_sweep
 
 CONTROLLER_MODULE = "lmtui.runs.controller"
 POLL_SECONDS = float(os.environ.get("LMTUI_SWEEP_POLL", "1.0"))
 
 
-def lock_file(record_file: str | os.PathLike) -> Path:
-    return Path(record_file).with_suffix(".lock")
-
-
-def log_file(record_file: str | os.PathLike) -> Path:
-    return Path(record_file).with_suffix(".log")
-
-
-def take_lock(record_file: str | os.PathLike) -> RunLock:
-    """The sweep's exclusive lock (``flock`` on ``<id>.lock``), released when its holder exits.
-
-    Raises:
-        RunLocked: a controller of the sweep holds it.
-    """
-    path = lock_file(record_file)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        os.close(fd)
-        sweep_id = Path(record_file).stem
-        raise RunLocked(f"the controller of sweep {sweep_id} is running" + (f" (pid {holder})" if holder else ""),
-                        file=str(path), hint=f"see it with `lmtui sweep status {sweep_id}`") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return RunLock(fd)
-
-
-def controller_running(record_file: str | os.PathLike) -> bool:
-    """Whether a controller holds the sweep's lock (a non-blocking probe)."""
-    try:
-        fd = os.open(lock_file(record_file), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return False
-
-
-def start(record_file: str | os.PathLike) -> int:
+def start(record_file: str | os.PathLike, wait: float = 30.0) -> int:
     """Start the controller of the sweep record ``record_file`` detached (its own session, output
-    appended to ``<id>.log``); returns its pid.
+    appended to ``<id>.log``) and wait until it holds the sweep's lock; returns its pid.
 
     Raises:
-        RunError: a controller of the sweep is running already.
+        RunError: a controller of the sweep is running already (found before the start, or by
+            the new one, which then exits with code 2), or the new one exited at once.
     """
-    if controller_running(record_file):
-        sweep_id = Path(record_file).stem
-        raise RunError(f"the controller of sweep {sweep_id} is running already", file=str(record_file),
+    sweep_id = Path(record_file).stem
+    running = RunError(f"the controller of sweep {sweep_id} is running already", file=str(record_file),
                        hint=f"see it with `lmtui sweep status {sweep_id}`")
+    if controller_running(record_file):
+        raise running
     proc = spawn_detached([sys.executable, "-m", CONTROLLER_MODULE, str(Path(record_file).resolve())],
                           log_file(record_file), cwd=Path(record_file).parent,
                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            if code == 2:
+                raise running
+            if code != 0:
+                raise RunError(f"the controller of sweep {sweep_id} exited with code {code}",
+                               file=str(log_file(record_file)), hint="its log says why")
+            break
+        if controller_running(record_file):
+            break
+        time.sleep(0.05)
     return proc.pid
 
 
@@ -354,16 +323,6 @@ def main(record_file: str) -> int:
         controller.set_state("finished")
         controller.say("every trial has ended")
         return 0
-
-
-def state(record_file: str | os.PathLike, record: dict) -> str:
-    """The sweep's controller: ``running`` (it holds the lock), ``finished`` (every trial ended),
-    ``stopped`` (SIGINT/SIGTERM), ``failed``, ``not started``, or ``gone`` (it died without a word:
-    killed, or the machine rebooted; `lmtui sweep resume` starts it again)."""
-    if controller_running(record_file):
-        return "running"
-    said = (record.get("controller") or {}).get("state")
-    return "not started" if said is None else "gone" if said == "running" else said
 
 
 if __name__ == "__main__":

@@ -501,6 +501,16 @@ def start_search(plan_: Plan, search: str, trials: int | None, prune: str, paral
     return record_file, record
 
 
+def controller_state(record_file: str | os.PathLike, record: dict) -> str | None:
+    """The state of a search sweep's controller (:func:`lmtui.runs.controller.state`); None for a plain sweep.
+    Reads the lock and the record only (no Optuna)."""
+    if not record.get("search"):
+        return None
+    from lmtui.runs.sweep_lock import state
+
+    return state(record_file, record)
+
+
 def resume_search(record_file: str | os.PathLike) -> int:
     """Start the controller of a search sweep again (after a kill, a reboot, `lmtui sweep stop`);
     it follows the running trials and goes on asking. Returns its pid.
@@ -594,7 +604,7 @@ def rows(record: dict, metric: str | None = None) -> list[dict]:
     are never the best. The best point has ``best`` True (none while no point has the metric).
 
     Each row: ``name``, ``values``, ``run_id``, ``run``, ``status`` (a trial not launched yet is
-    ``waiting``), ``loss``, ``perplexity``, ``metric`` (the value), ``best``; a search's rows add
+    ``waiting``), ``status_text`` (the status in words: ``pruned at step 40``), ``loss``, ``perplexity``, ``metric`` (the value), ``best``; a search's rows add
     ``trial``, ``state`` (Optuna's: running, complete, pruned, fail), ``pruned_step``,
     ``pruned_reason`` and ``error`` (:mod:`lmtui.runs.controller`).
     """
@@ -610,7 +620,11 @@ def rows(record: dict, metric: str | None = None) -> list[dict]:
             status = "failed"  # its values failed the checks: no run was made
         else:
             status = "waiting" if point.get("trial") is not None else "missing"
-        out.append(dict(point, status=status,
+        shown = status
+        if status == "pruned" or point.get("state") == "pruned":
+            step = point.get("pruned_step")
+            shown = "pruned" if step is None else f"pruned at step {step}"
+        out.append(dict(point, status=status, status_text=shown,
                         loss=metric_value(run.path, "loss"), perplexity=metric_value(run.path, "perplexity"),
                         metric=metric_value(run.path, metric), best=False))
     sign = 1 if lower_is_better(metric) else -1
