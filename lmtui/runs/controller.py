@@ -250,7 +250,10 @@ class Controller:
         trials = self.study.get_trials(deepcopy=False)
         for t in trials:
             if t.state == TrialState.RUNNING:
-                self.settle(t)
+                try:
+                    self.settle(t)
+                except LmtuiError as exc:  # e.g. a restart the launcher refuses: this trial fails, the sweep goes on
+                    self.fail(t, exc.format())
             elif t.state == TrialState.PRUNED and t.user_attrs.get("run"):
                 run = RunDir(t.user_attrs["run"])
                 if run.status() != "pruned":

@@ -624,6 +624,8 @@ def rows(record: dict, metric: str | None = None) -> list[dict]:
         if status == "pruned" or point.get("state") == "pruned":
             step = point.get("pruned_step")
             shown = "pruned" if step is None else f"pruned at step {step}"
+            if status not in ("pruned", "stopped"):  # resumed by hand since
+                shown = f"{status} ({shown}, resumed)"
         out.append(dict(point, status=status, status_text=shown,
                         loss=metric_value(run.path, "loss"), perplexity=metric_value(run.path, "perplexity"),
                         metric=metric_value(run.path, metric), best=False))

@@ -175,6 +175,12 @@ def test_a_killed_controller_is_resumed_and_runs_every_trial_once(env):
     assert f"controller gone (continue it with `lmtui sweep resume {sweep_id}`)" in lmtui(
         "sweep", "status", sweep_id, cwd=env).stdout
     assert second.is_active()  # its own driver: the trial goes on without the controller
+    # a controller killed right after `study.ask`, before the launch: the trial is in the study, its run is not
+    study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{record['storage']}")
+    from lmtui.runs import search
+
+    asked = study.ask(search.distributions(search._axes(record)))
+    assert asked.number == 2 and not (env / "runs" / f"{sweep_id}-t2").exists()
     assert lmtui("sweep", "resume", sweep_id, cwd=env, check=True).stdout.startswith(
         f"resumed the controller of sweep {sweep_id}")
     again = lmtui("sweep", "resume", sweep_id, cwd=env)  # one controller at a time
@@ -188,4 +194,6 @@ def test_a_killed_controller_is_resumed_and_runs_every_trial_once(env):
     study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{record['storage']}")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 3
     assert [Path(t.user_attrs["run"]).name for t in study.trials] == trial_runs(env, sweep_id)
+    frozen = (env / "runs" / f"{sweep_id}-t2" / "project.toml").read_text()
+    assert f"learning_rate = {asked.params['training.learning_rate']!r}" in frozen  # the values it was asked with
     assert set(record_of(record_file)["importance"]) == {"training.learning_rate", "training.mlm_probability"}
