@@ -150,8 +150,11 @@ async def test_a_search_sweep_shows_trials_pruned_faint_and_importances(tmp_path
     root.mkdir()
     runs = [write_run(root, f"demo-sweep-20270115-070000-t{i}", status=status, start=NOW - 9000 + 600 * i,
                       loss0=loss0, steps=steps)
-            for i, (status, loss0, steps) in enumerate([("finished", 6.0, 200), ("pruned", 9.0, 40),
+            for i, (status, loss0, steps) in enumerate([("finished", 6.0, 200), ("stopped", 9.0, 40),
                                                         ("finished", 5.0, 200)])]
+    runs[1].update_state(status="pruned", pruned_step=40)  # as the controller marks a trial it stopped
+    runs[1].emit("pruned", step=40, reason="ASHA (SuccessiveHalvingPruner): held-out loss 7.9 at step 40",
+                 sweep_id="demo-sweep-20270115-070000", trial=1)
     sweep_id = write_sweep(root, runs)
     record_file = root / "sweeps" / f"{sweep_id}.json"
     record = json.loads(record_file.read_text())
