@@ -160,7 +160,8 @@ def register(sub) -> None:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                    help="sweep a project key over these values (repeatable; every combination runs)")
     p.add_argument("--range", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
-                   help="random search: draw the key uniformly (or log-uniformly) in the range (needs --samples)")
+                   help="random search: draw the key uniformly (or log-uniformly) in the range (needs --samples, "
+                        "or --search tpe|random with --trials)")
     p.add_argument("--samples", type=int, metavar="N", help="random search: draw N points instead of the full grid")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the random search (default: [sweep] seed)")
     p.add_argument("--metric", metavar="METRIC", help="sort by loss (default), perplexity, accuracy or "

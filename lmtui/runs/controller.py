@@ -224,6 +224,8 @@ class Controller:
         if not run.exists():
             self.launch(trial)
             return
+        if "run" not in trial.user_attrs:  # launched by a controller killed before it could say so
+            self.live(trial).set_user_attr("run", str(run.path))
         if self.follow(trial, run):
             return
         status = run.status()
@@ -238,7 +240,10 @@ class Controller:
             self.say(f"trial {trial.number}: finished, {self.record['metric']} {value:.4f}")
             return
         if status == "crashed" and not run.events_file.exists():
-            launcher.resume(run)  # its launch died before the driver started: start it now
+            try:  # its launch died before the driver started: start it now
+                launcher.resume(run)
+            except (RunLocked, launcher.RunActiveError):
+                return  # the driver it did start has just taken the run's lock
             self.say(f"trial {trial.number}: started the driver of {run.run_id}")
             return
         error = run.read_state().get("error") or status

@@ -435,7 +435,7 @@ def start_search(plan_: Plan, search: str, trials: int | None, prune: str, paral
         search: ``tpe``, ``random`` or ``grid`` (:data:`lmtui.runs.search.SEARCHES`).
         trials: how many trials to ask (a grid: at most, and by default, its size).
         prune: ``asha``, ``hyperband``, ``median`` or ``none`` (:data:`lmtui.runs.search.PRUNERS`).
-        parallel: trials running at once (None: :func:`default_parallel`).
+        parallel: trials running at once, at least 1 (None: :func:`default_parallel`).
         seed: the sampler's seed (None: ``[sweep] seed``).
 
     Returns:
@@ -465,6 +465,9 @@ def start_search(plan_: Plan, search: str, trials: int | None, prune: str, paral
     if not trials or trials < 1:
         raise ProjectError(f"a {search} search needs --trials N (or [sweep] trials)", file=file, key="sweep.trials",
                            hint="add e.g. --trials 12")
+    if parallel is not None and parallel < 1:
+        raise ProjectError(f"--parallel {parallel}: at least one trial runs at a time", file=file,
+                           hint="give --parallel 1 or more, or leave it out (what the queue can run)")
     if prune != "none" and plan_.metric not in LOSS_METRICS:
         raise ProjectError(f"--prune {prune} follows the held-out evaluation (loss, perplexity, accuracy), "
                            f"not {plan_.metric}", file=file, key="sweep.metric",
