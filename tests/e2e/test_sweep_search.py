@@ -201,3 +201,19 @@ def test_a_killed_controller_is_resumed_and_runs_every_trial_once(env):
     frozen = (env / "runs" / f"{sweep_id}-t2" / "project.toml").read_text()
     assert f"learning_rate = {asked.params['training.learning_rate']!r}" in frozen  # the values it was asked with
     assert set(record_of(record_file)["importance"]) == {"training.learning_rate", "training.mlm_probability"}
+
+
+def test_a_trial_whose_values_fail_the_checks_is_a_failed_trial_not_a_dead_sweep(env):
+    path = tiny_project(env)
+    # both ends pass (8 and 16 are multiples of micro_batch_size 8); seed 0 draws 12, 14, 13, which do not
+    proc = lmtui("sweep", str(path), "--search", "random", "--trials", "3", "--seed", "0",
+                 "--range", "training.batch_size=8:16", cwd=env, check=True)
+    record_file, record = started(proc)
+    wait_for(lambda: controller_done(record_file), timeout=200, what="the sweep to end", poll=0.5)
+    study = optuna.load_study(study_name=record["sweep_id"], storage=f"sqlite:///{record['storage']}")
+    assert [t.params["training.batch_size"] for t in study.trials] == [12, 14, 13]
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3
+    assert all("is not divisible by micro_batch_size 8" in t.user_attrs["error"] for t in study.trials)
+    assert trial_runs(env, record["sweep_id"]) == []  # nothing was launched for them
+    rows = json.loads(lmtui("sweep", "status", record["sweep_id"], "--json", cwd=env, check=True).stdout)["rows"]
+    assert [r["status"] for r in rows] == ["failed"] * 3
