@@ -156,3 +156,18 @@ def test_axes_become_optuna_distributions_and_pruners_count_steps(project_file):
     assert (hyperband._min_resource, hyperband._max_resource) == (25, 300)
     with pytest.raises(ValueError, match="grid axes only"):
         search.make_sampler("grid", plan.axes, 0)
+
+
+def test_every_run_status_has_its_colour_and_filter():
+    """The statuses of run.json (``pruned`` included) in `lmtui runs` and the TUI."""
+    from lmtui.commands.runs import STATUS_STYLE as CLI_STYLE
+    from lmtui.runs.rundir import STATUSES
+    from lmtui.tui.screens.runs import STATUS_STYLE as TUI_STYLE
+
+    from lmtui.cli import build_parser
+
+    assert "pruned" in STATUSES
+    assert set(CLI_STYLE) == set(TUI_STYLE) == set(STATUSES)
+    parser = build_parser()[0]
+    for status in STATUSES:  # `lmtui runs --status S` takes every status
+        assert parser.parse_args(["runs", "--status", status]).status == [status]
