@@ -44,47 +44,14 @@ from optuna.trial import TrialState
 
 from lmtui.errors import LmtuiError, ProjectError, RunError
 from lmtui.fsutil import atomic_write_json
-from lmtui.procs import process_start_time, spawn_detached
+from lmtui.procs import process_start_time
 from lmtui.runs import launcher, search
 from lmtui.runs.events import read_events
 from lmtui.runs.rundir import ACTIVE, RunDir, RunLocked
-from lmtui.runs.sweep_lock import controller_running, log_file, take_lock
-from lmtui.runs.sweep import metric_value, read_sweep
+from lmtui.runs.sweep_lock import take_lock
+from lmtui.runs.sweep import axes_of, metric_value, read_sweep
 
-CONTROLLER_MODULE = "lmtui.runs.controller"
 POLL_SECONDS = float(os.environ.get("LMTUI_SWEEP_POLL", "1.0"))
-
-
-def start(record_file: str | os.PathLike, wait: float = 30.0) -> int:
-    """Start the controller of the sweep record ``record_file`` detached (its own session, output
-    appended to ``<id>.log``) and wait until it holds the sweep's lock; returns its pid.
-
-    Raises:
-        RunError: a controller of the sweep is running already (found before the start, or by
-            the new one, which then exits with code 2), or the new one exited at once.
-    """
-    sweep_id = Path(record_file).stem
-    running = RunError(f"the controller of sweep {sweep_id} is running already", file=str(record_file),
-                       hint=f"see it with `lmtui sweep status {sweep_id}`")
-    if controller_running(record_file):
-        raise running
-    proc = spawn_detached([sys.executable, "-m", CONTROLLER_MODULE, str(Path(record_file).resolve())],
-                          log_file(record_file), cwd=Path(record_file).parent,
-                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        code = proc.poll()
-        if code is not None:
-            if code == 2:
-                raise running
-            if code != 0:
-                raise RunError(f"the controller of sweep {sweep_id} exited with code {code}",
-                               file=str(log_file(record_file)), hint="its log says why")
-            break
-        if controller_running(record_file):
-            break
-        time.sleep(0.05)
-    return proc.pid
 
 
 class Stop(Exception):
@@ -106,8 +73,9 @@ class Controller:
     def __init__(self, record_file: str | os.PathLike):
         self.record_file = Path(record_file)
         self.record = read_sweep(record_file)
-        self.study = search.load(self.record)
-        self.dists = search.distributions(search._axes(self.record))
+        axes = axes_of(self.record)
+        self.study = search.load(self.record, axes)
+        self.dists = search.distributions(axes)
         self.offsets: dict[int, int] = {}
         self.stop_sent: set[int] = set()
 

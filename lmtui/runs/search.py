@@ -3,7 +3,7 @@
 Optuna does the searching (Akiba et al. 2019, "Optuna: A Next-generation Hyperparameter
 Optimization Framework"); this module only maps a sweep onto it:
 
-- each axis of the sweep (:class:`lmtui.runs.sweep.Axis`) is one parameter named by its project
+- each axis of the sweep (:class:`lmtui.runs.sweep.Axis`, passed in) is one parameter named by its project
   key: a ``--grid`` axis a :class:`optuna.distributions.CategoricalDistribution` of its values'
   TOML texts, a ``--range`` axis a ``FloatDistribution`` (``IntDistribution`` for whole
   numbers), log-scaled for ``LOW:HIGH:log`` (:func:`distributions`);
@@ -119,43 +119,37 @@ def storage_url(db_file: str | Path) -> str:
     return f"sqlite:///{Path(db_file).resolve()}"
 
 
-def _axes(record: dict):
-    from lmtui.runs.sweep import Axis
-
-    return [Axis(**a) for a in record["axes"]]
-
-
-def create(record: dict) -> optuna.Study:
-    """Create the study of a new sweep record (``sweep_id``, ``storage``, ``search``, ``axes``,
-    ``seed``, ``prune``, ``eval_steps``, ``max_steps``, ``direction``).
+def create(record: dict, axes) -> optuna.Study:
+    """Create the study of a new sweep record (``sweep_id``, ``storage``, ``search``, ``seed``,
+    ``prune``, ``eval_steps``, ``max_steps``, ``direction``) over its ``axes``.
 
     Raises:
         optuna.exceptions.DuplicatedStudyError: a study of that name exists in the file.
     """
     return optuna.create_study(storage=storage_url(record["storage"]), study_name=record["sweep_id"],
-                               direction=record["direction"], sampler=_sampler_of(record),
+                               direction=record["direction"], sampler=_sampler_of(record, axes),
                                pruner=_pruner_of(record))
 
 
-def _sampler_of(record: dict, trials_so_far: int = 0) -> optuna.samplers.BaseSampler:
+def _sampler_of(record: dict, axes, trials_so_far: int = 0) -> optuna.samplers.BaseSampler:
     # A restarted controller seeds its sampler past the trials already asked, so it does not
     # draw the first trials' values again (TPE's and random's draws come from their RNG).
-    return make_sampler(record["search"], _axes(record), int(record.get("seed", 0)) + trials_so_far)
+    return make_sampler(record["search"], axes, int(record.get("seed", 0)) + trials_so_far)
 
 
 def _pruner_of(record: dict) -> optuna.pruners.BasePruner:
     return make_pruner(record["prune"], int(record["eval_steps"]), int(record["max_steps"]))
 
 
-def load(record: dict) -> optuna.Study:
-    """The study of a sweep record, with its sampler and pruner made again (:func:`create`).
+def load(record: dict, axes) -> optuna.Study:
+    """The study of a sweep record over its ``axes``, with its sampler and pruner made again (:func:`create`).
 
     Raises:
         KeyError: no study of that name in the file (``optuna.load_study``'s error).
     """
     url = storage_url(record["storage"])
     asked = len(optuna.load_study(study_name=record["sweep_id"], storage=url).trials)
-    return optuna.load_study(study_name=record["sweep_id"], storage=url, sampler=_sampler_of(record, asked),
+    return optuna.load_study(study_name=record["sweep_id"], storage=url, sampler=_sampler_of(record, axes, asked),
                              pruner=_pruner_of(record))
 
 

@@ -397,6 +397,11 @@ def launch(plan_: Plan) -> dict:
     return record
 
 
+def axes_of(record: dict) -> list[Axis]:
+    """A search sweep record's axes (``record["axes"]``, as :func:`start_search` wrote them)."""
+    return [Axis(**a) for a in record["axes"]]
+
+
 def default_parallel(project: Project) -> int:
     """How many trials the run queue can run at once for ``project`` (with the sweep's slot of a
     run that reserves nothing): this machine's GPUs or CPU slots over what one trial takes."""
@@ -445,8 +450,9 @@ def start_search(plan_: Plan, search: str, trials: int | None, prune: str, paral
         ProjectError: a bad search, pruner, trial count or axis; a metric the pruner cannot
             follow; a point that fails the launcher's checks.
     """
-    from lmtui.runs import controller, launcher
+    from lmtui.runs import launcher
     from lmtui.runs import search as optuna_search
+    from lmtui.runs.sweep_lock import start_controller
 
     file = plan_.project.path or "<project>"
     if search not in optuna_search.SEARCHES:
@@ -498,9 +504,9 @@ def start_search(plan_: Plan, search: str, trials: int | None, prune: str, paral
               "eval_steps": checked.training.eval_steps, "max_steps": checked.training.max_steps,
               "importance": {}}
     record_file = folder / f"{sweep_id}.json"
-    optuna_search.create(record)
+    optuna_search.create(record, plan_.axes)
     atomic_write_json(record_file, record)
-    controller.start(record_file)
+    start_controller(record_file)
     return record_file, record
 
 
@@ -521,14 +527,14 @@ def resume_search(record_file: str | os.PathLike) -> int:
     Raises:
         RunError: not a search sweep, or its controller is running.
     """
-    from lmtui.runs import controller
+    from lmtui.runs.sweep_lock import start_controller
 
     record = read_sweep(record_file)
     if not record.get("search"):
         raise RunError(f"sweep {record.get('sweep_id')} is a plain grid/random sweep: its runs were all queued at "
                        "once and there is no controller to resume", file=str(record_file),
                        hint="resume one of its runs with `lmtui resume RUN`")
-    return controller.start(record_file)
+    return start_controller(record_file)
 
 
 def read_sweep(file: str | os.PathLike) -> dict:

@@ -1,4 +1,5 @@
-"""A sweep controller's lock, log and state, read without Optuna (the TUI and `lmtui sweep status`).
+"""A sweep controller's lock, log and state, read without Optuna (the TUI and `lmtui sweep status`),
+and its start (``python -m lmtui.runs.controller RECORD``, detached like a run's driver).
 
 The controller of a search sweep (:mod:`lmtui.runs.controller`) holds an exclusive ``flock`` on
 ``<output_dir>/sweeps/<sweep id>.lock`` for its whole life, as a run's driver holds its run's
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import time
 from pathlib import Path
 
+from lmtui.errors import RunError
+from lmtui.procs import spawn_detached
 from lmtui.runs.rundir import RunLock, RunLocked
+
+CONTROLLER_MODULE = "lmtui.runs.controller"
 
 
 def lock_file(record_file: str | os.PathLike) -> Path:
@@ -79,3 +85,35 @@ def state(record_file: str | os.PathLike, record: dict) -> str:
         return "running"
     said = (record.get("controller") or {}).get("state")
     return "not started" if said is None else "gone" if said == "running" else said
+
+
+def start_controller(record_file: str | os.PathLike, wait: float = 30.0) -> int:
+    """Start the controller of the sweep record ``record_file`` detached (its own session, output
+    appended to ``<id>.log``) and wait until it holds the sweep's lock; returns its pid.
+
+    Raises:
+        RunError: a controller of the sweep is running already (found before the start, or by
+            the new one, which then exits with code 2), or the new one exited at once.
+    """
+    sweep_id = Path(record_file).stem
+    running = RunError(f"the controller of sweep {sweep_id} is running already", file=str(record_file),
+                       hint=f"see it with `lmtui sweep status {sweep_id}`")
+    if controller_running(record_file):
+        raise running
+    proc = spawn_detached([sys.executable, "-m", CONTROLLER_MODULE, str(Path(record_file).resolve())],
+                          log_file(record_file), cwd=Path(record_file).parent,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            if code == 2:
+                raise running
+            if code != 0:
+                raise RunError(f"the controller of sweep {sweep_id} exited with code {code}",
+                               file=str(log_file(record_file)), hint="its log says why")
+            break
+        if controller_running(record_file):
+            break
+        time.sleep(0.05)
+    return proc.pid

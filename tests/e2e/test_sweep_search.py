@@ -19,6 +19,7 @@ import pytest
 from pydoc_data.topics import topics
 from support.cli import lmtui, wait_for
 
+from lmtui.runs import search, sweep
 from lmtui.runs.rundir import RunDir
 
 
@@ -181,9 +182,7 @@ def test_a_killed_controller_is_resumed_and_runs_every_trial_once(env):
     assert second.is_active()  # its own driver: the trial goes on without the controller
     # a controller killed right after `study.ask`, before the launch: the trial is in the study, its run is not
     study = optuna.load_study(study_name=sweep_id, storage=f"sqlite:///{record['storage']}")
-    from lmtui.runs import search
-
-    asked = study.ask(search.distributions(search._axes(record)))
+    asked = study.ask(search.distributions(sweep.axes_of(record)))
     assert asked.number == 2 and not (env / "runs" / f"{sweep_id}-t2").exists()
     assert lmtui("sweep", "resume", sweep_id, cwd=env, check=True).stdout.startswith(
         f"resumed the controller of sweep {sweep_id}")
