@@ -150,9 +150,9 @@ def test_a_pruned_trial_is_stopped_frees_its_slot_and_the_study_loads(env):
         event = run.last_event("pruned")
         assert event["step"] == trial.user_attrs["pruned_step"] == 5 and "ASHA" in event["reason"]
         assert [e["type"] for e in run.events()][-2:] == ["end", "pruned"]
-        if trial.number < 2:  # the next trial started as soon as this one had stopped
+        if trial.number < 2:  # the next trial took the slot as soon as this one had stopped
             following = RunDir(study.trials[trial.number + 1].user_attrs["run"]).read_state()
-            assert following["started"] >= run.read_state()["ended"] - 1.0
+            assert 0 <= following["started"] - run.read_state()["ended"] + 1.0 < 20
     status = json.loads(lmtui("sweep", "status", record["sweep_id"], "--json", cwd=env, check=True).stdout)
     assert status["controller"] == "finished" and status["rows"][0]["best"]
     assert {r["status"] for r in status["rows"]} <= {"finished", "pruned"}
