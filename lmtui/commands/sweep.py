@@ -37,7 +37,7 @@ def cmd_sweep(args) -> int:
     from lmtui.runs import sweep
 
     section = load_project(args.target, check=False).sweep
-    search = args.search or section.search
+    search = args.search or (section.search if section.search != "none" else None)
     if not search and (args.prune or args.trials or args.parallel):
         flag = "--prune" if args.prune else "--trials" if args.trials else "--parallel"
         raise LmtuiError(f"{flag} needs an Optuna search: add --search tpe, random or grid",

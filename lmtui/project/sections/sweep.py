@@ -25,9 +25,9 @@ class SweepSection:
                        "{ \"training.learning_rate\" = \"1e-5:1e-3:log\" }.", factory=dict)
     samples: int = key(0, "Random points to draw from ranges and grid values (0: run the grid).", minimum=0)
     seed: int = key(0, "Seed of the random search (and of an Optuna search's sampler).")
-    search: str = key("", "An Optuna search instead of queueing every point at once: tpe, random or grid "
-                      "(`lmtui sweep --search`); empty: the plain grid or random sweep.",
-                      choices=("", "tpe", "random", "grid"))
+    search: str = key("none", "An Optuna search instead of queueing every point at once: tpe, random or grid "
+                      "(`lmtui sweep --search`); none: the plain grid or random sweep.",
+                      choices=("none", "tpe", "random", "grid"))
     trials: int = key(0, "Trials of an Optuna search (a grid search: at most, and by default, its size).", minimum=0)
     prune: str = key("none", "Early stopping of an Optuna search's trials on the held-out evaluation: "
                      "asha, hyperband, median or none.", choices=("asha", "hyperband", "median", "none"))
