@@ -28,7 +28,7 @@ def _find(args):
 
 
 STATUS_STYLE = {"running": "green", "queued": "cyan", "finished": "bright_black", "failed": "red",
-                "crashed": "red", "stopped": "yellow"}
+                "crashed": "red", "stopped": "yellow", "pruned": "magenta"}
 
 
 def cmd_runs(args) -> int:
@@ -115,7 +115,7 @@ def cmd_stop(args) -> int:
     status = run.status()
     if status not in ("queued", "running"):
         raise RunError(f"run {run.run_id} is not running (it is {status})", file=str(run.path),
-                       hint=f"resume it with `lmtui resume {run.run_id}`" if status in ("stopped", "crashed") else None)
+                       hint=f"resume it with `lmtui resume {run.run_id}`" if status in ("stopped", "crashed", "pruned") else None)
     if not launcher.stop(run, force=args.force):
         raise RunError(f"run {run.run_id} has no live process", file=str(run.path))
     if args.force:
@@ -155,7 +155,7 @@ def register(sub) -> None:
                                     "(and each failed run's error)")
     p.add_argument("--dir", action="append", metavar="FOLDER", help="also look for runs in FOLDER (repeatable)")
     p.add_argument("--status", action="append", metavar="STATUS",
-                   choices=("queued", "running", "finished", "failed", "stopped", "crashed"),
+                   choices=("queued", "running", "finished", "failed", "stopped", "pruned", "crashed"),
                    help="only runs with this status (repeatable)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=cmd_runs)
@@ -170,5 +170,5 @@ def register(sub) -> None:
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait up to SECONDS for it to stop")
     p.set_defaults(func=cmd_stop)
 
-    p = run_parser("resume", "restart a stopped, failed or crashed run from its last checkpoint")
+    p = run_parser("resume", "restart a stopped, pruned, failed or crashed run from its last checkpoint")
     p.set_defaults(func=cmd_resume)

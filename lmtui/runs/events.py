@@ -131,6 +131,7 @@ class RunEvents:
             setattr(self, LAST_OF_TYPE[t], e)
         elif t == "run_start":
             self.run_start, self.end, self.stopping = e, None, False
+            self.extra.pop("pruned", None)
         elif t == "stage":
             self.stage_events.append(e)
             seconds = _number(e.get("seconds"))
@@ -166,9 +167,10 @@ class RunEvents:
     # what the events say ------------------------------------------------------------
     @property
     def status(self) -> str:
-        """``queued`` before ``run_start``, then ``running`` (``stopping`` after a stop request), then end's status."""
+        """``queued`` before ``run_start``, then ``running`` (``stopping`` after a stop request), then end's
+        status, or ``pruned`` when a sweep's controller stopped it early (a ``pruned`` event after its ``end``)."""
         if self.end:
-            return str(self.end.get("status") or "failed")
+            return "pruned" if "pruned" in self.extra else str(self.end.get("status") or "failed")
         if self.run_start is None:
             return "queued"
         return "stopping" if self.stopping else "running"

@@ -194,12 +194,16 @@ def prepare_run(project: Project, *, fresh: bool = False) -> tuple[RunDir, bool]
 
 
 @contextmanager
-def prepared(project: Project, *, fresh: bool = False) -> Iterator[tuple[RunDir, bool]]:
+def prepared(project: Project, *, fresh: bool = False,
+             run_path: str | os.PathLike | None = None) -> Iterator[tuple[RunDir, bool]]:
     """Pick the run directory for ``project``, the latest unfinished-or-finished run or a new
     one, and hold its lock for the block (start the driver inside it).
 
     A new run's folder is claimed with one ``mkdir`` (:func:`lmtui.runs.rundir.create_run_dir`)
     and locked before its run.json exists, so no reader sees it unlocked while ``queued``.
+    ``run_path`` names the new run's folder instead (a sweep's trial: a name made from the trial
+    number, so a restarted controller finds what it launched); a folder of that name without a
+    run.json is one whose launch died before it was written, and is taken over.
 
     Yields:
         (run, resumed): ``resumed`` is True when an existing run is continued.
@@ -207,8 +211,27 @@ def prepared(project: Project, *, fresh: bool = False) -> Iterator[tuple[RunDir,
     Raises:
         RunError: the latest run is still active (its lock is held, or its driver is alive), or
             the project changed in a way that makes its checkpoints unusable, or so did its
-            corpus files (:func:`_corpus_changed`): start a new run with ``--fresh``.
+            corpus files (:func:`_corpus_changed`): start a new run with ``--fresh``; or
+            ``run_path`` holds a run already.
     """
+    if run_path is not None:
+        run = RunDir(run_path)
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(run.path)
+        except FileExistsError:
+            if run.exists():
+                raise RunError(f"run {run.run_id} exists already", file=str(run.path),
+                               hint=f"resume it with `lmtui resume {run.run_id}`") from None
+        with run.lock(wait=0):
+            if run.exists():  # launched by another process meanwhile
+                raise RunError(f"run {run.run_id} exists already", file=str(run.path))
+            atomic_write_text(run.project_file, frozen_text(project))
+            run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
+                             project_path=project.path, status="queued", stage=None, created=time.time(),
+                             host=host())
+            yield run, False
+        return
     run = None if fresh else latest_run(project)
     if run is not None:
         with claim(run):

@@ -39,6 +39,9 @@ from lmtui.runs.events import iter_events
 
 EVENTS_VERSION = 1
 ACTIVE = ("queued", "running")
+# Every status a run can have: run.json's (``pruned`` is written by a sweep's controller after
+# the run it stopped early has exited, docs/sweeps.md), and ``crashed``, which only readers say.
+STATUSES = ("queued", "running", "finished", "failed", "stopped", "pruned", "crashed")
 LOCK_POLL_SECONDS = 0.05
 
 

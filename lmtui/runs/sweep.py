@@ -28,7 +28,7 @@ import os
 import random
 import re
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lmtui.errors import ProjectError, RunError
@@ -76,12 +76,14 @@ class Point:
 
 @dataclass
 class Plan:
-    """A planned sweep: the project file, its points, and the metric its table is sorted by."""
+    """A planned sweep: the project file, its points, the metric its table is sorted by, and the
+    ``--set`` overrides every point's run gets (``overrides``, before the point's values)."""
 
     project: Project
     axes: list[Axis]
     points: list[Point]
     metric: str
+    overrides: list[str] = field(default_factory=list)
 
 
 def _known_keys() -> list[str]:
@@ -222,33 +224,63 @@ def points_of(axes: list[Axis], samples: int, seed: int, base: str) -> list[Poin
     return points
 
 
-def check_values(project: Project, text: str, axes: list[Axis]) -> None:
-    """Each grid value, one at a time, against its key's type, choices and range.
+def _ends(axis: Axis) -> list[str]:
+    return [str(int(v)) if axis.integer else repr(float(v)) for v in (axis.low, axis.high)]
+
+
+def check_values(project: Project, text: str, axes: list[Axis], overrides: list[str] | None = None) -> None:
+    """Each grid value and each range's two ends, one at a time, against its key's type,
+    choices and range (with the ``--set`` ``overrides`` applied first).
 
     Raises:
         ProjectError: naming the key and the value's ``--grid`` argument or ``[sweep]`` table.
     """
     file = project.path or "<project>"
+    base = apply_overrides(project.raw, list(overrides or []), file)
     for axis in axes:
-        for value in axis.values or [str(int(axis.low)) if axis.integer else repr(axis.low)]:
+        for value in axis.values or _ends(axis):
             try:
-                build_project(apply_overrides(project.raw, [f"{axis.key}={value}"], file), text, file, project.path)
+                build_project(apply_overrides(base, [f"{axis.key}={value}"], file), text, file, project.path)
             except ProjectError as exc:
                 line = line_of(text, "sweep", "grid" if axis.values else "ranges") if "[sweep]" in axis.source else None
                 raise ProjectError(f"{exc.message}: value {value} of {axis.source}", file=file, key=exc.key or axis.key,
                                    line=line, hint=exc.hint) from None
 
 
-def plan(path: str, grid: list[str] | None = None, ranges: list[str] | None = None, samples: int | None = None,
-         seed: int | None = None, metric: str | None = None) -> Plan:
-    """Plan the sweep of the project at ``path``: the command-line axes when given, else its
-    ``[sweep]`` section; ``samples``, ``seed`` and ``metric`` default to the section's.
+def check_set(overrides: list[str], axes: list[Axis], file: str) -> None:
+    """Refuse a ``--set`` override of a key that is also swept (or of a table holding one).
 
     Raises:
-        ProjectError: the project is invalid, a key or value is (:func:`axes_from_args`,
+        ProjectError: naming the ``--set`` argument and the axis.
+    """
+    for item in overrides:
+        name = item.partition("=")[0].strip()
+        for axis in axes:
+            if name == axis.key or axis.key.startswith(name + ".") or name.startswith(axis.key + "."):
+                raise ProjectError(f"--set {item} sets {axis.key}, which the sweep varies ({axis.source})", file=file,
+                                   key=axis.key, hint=f"drop {axis.key} from --set, or from the sweep's axes")
+
+
+def plan(path: str, grid: list[str] | None = None, ranges: list[str] | None = None, samples: int | None = None,
+         seed: int | None = None, metric: str | None = None, overrides: list[str] | None = None,
+         points: bool = True) -> Plan:
+    """Plan the sweep of the project at ``path``: the command-line axes when given, else its
+    ``[sweep]`` section; ``samples``, ``seed`` and ``metric`` default to the section's.
+    ``overrides`` (``--set section.key=value``, as `lmtui run` takes them) apply to every point.
+    Without ``points`` (an Optuna search, whose sampler draws the points) no point is made and
+    a range needs no ``samples``.
+
+    Raises:
+        ProjectError: the project is invalid, an override is (the messages of `lmtui run --set`)
+            or sets a swept key (:func:`check_set`), a key or value is (:func:`axes_from_args`,
             :func:`axes_from_section`, :func:`check_values`), or there is nothing to sweep.
     """
+    from lmtui.runs.launcher import load_with_overrides
+
+    overrides = list(overrides or [])
     project = load_project(path, check=False)
+    if overrides:
+        load_with_overrides(path, overrides)  # its errors name the --set argument, as `lmtui run`'s do
     text = project_text(project)
     s = project.sweep
     axes = axes_from_args(grid or [], ranges or [], str(path)) if grid or ranges else axes_from_section(project, text)
@@ -261,14 +293,16 @@ def plan(path: str, grid: list[str] | None = None, ranges: list[str] | None = No
     if not axes:
         raise ProjectError("nothing to sweep: no --grid or --range, and no [sweep] grid or ranges", file=str(path),
                            hint="write e.g. --grid training.learning_rate=1e-4,3e-4")
-    if any(not a.values for a in axes) and not samples:
+    if points and any(not a.values for a in axes) and not samples:
         raise ProjectError("a random range needs --samples N (or [sweep] samples)", file=str(path),
-                           key=next(a.key for a in axes if not a.values), hint="add e.g. --samples 8")
-    check_values(project, text, axes)
+                           key=next(a.key for a in axes if not a.values),
+                           hint="add e.g. --samples 8, or search it with --search tpe --trials 8")
+    check_set(overrides, axes, str(path))
+    check_values(project, text, axes, overrides)
     metric = metric or s.metric
     check_metric(metric, str(path))
-    points = points_of(axes, samples, s.seed if seed is None else seed, project.project.name)
-    return Plan(project, axes, points, metric)
+    made = points_of(axes, samples, s.seed if seed is None else seed, project.project.name) if points else []
+    return Plan(project, axes, made, metric, overrides)
 
 
 def check_metric(metric: str, file: str | None = None) -> None:
@@ -308,8 +342,8 @@ def validate_points(plan_: Plan, *, deep: bool = True) -> list[tuple[Point, Proj
     path = plan_.project.path
     for point in plan_.points:
         try:
-            staged = launcher.load_with_overrides(path, point.overrides())
-            overrides = point_overrides(point, staged)
+            staged = launcher.load_with_overrides(path, plan_.overrides + point.overrides())
+            overrides = plan_.overrides + point_overrides(point, staged)
             project = launcher.validate(path, overrides)[0] if deep else launcher.load_with_overrides(path, overrides)
         except ProjectError as exc:
             values = ", ".join(f"{k}={v}" for k, v in point.values.items())
@@ -325,6 +359,20 @@ def sweeps_dir(project: Project) -> Path:
     return Path(output_dir(project)) / "sweeps"
 
 
+def new_sweep_id(folder: Path, name: str) -> str:
+    """A new sweep id ``<name>-sweep-<YYYYmmdd-HHMMSS>[-N]``, claimed by creating its record file
+    ``folder/<id>.json`` (empty until written) with ``open(..., "x")``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
+    while True:
+        sweep_id = f"{name}-sweep-{stamp}" + (f"-{n}" if n > 1 else "")
+        try:
+            (folder / f"{sweep_id}.json").open("x").close()
+            return sweep_id
+        except FileExistsError:
+            n += 1
+
+
 def launch(plan_: Plan) -> dict:
     """Validate every point, then start one detached run per point, in order (they wait in the
     run queue); returns the sweep record, written to ``<output_dir>/sweeps/<sweep id>.json``.
@@ -336,18 +384,10 @@ def launch(plan_: Plan) -> dict:
 
     validated = validate_points(plan_)
     folder = sweeps_dir(plan_.project)
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp, n = time.strftime("%Y%m%d-%H%M%S"), 1
-    while True:
-        sweep_id = f"{plan_.project.project.name}-sweep-{stamp}" + (f"-{n}" if n > 1 else "")
-        try:
-            (folder / f"{sweep_id}.json").open("x").close()
-            break
-        except FileExistsError:
-            n += 1
+    sweep_id = new_sweep_id(folder, plan_.project.project.name)
     record = {"version": SWEEP_VERSION, "sweep_id": sweep_id, "project": plan_.project.project.name,
               "project_path": plan_.project.path, "created": time.time(), "metric": plan_.metric,
-              "keys": [a.key for a in plan_.axes], "points": []}
+              "keys": [a.key for a in plan_.axes], "set": plan_.overrides, "points": []}
     for point, project in validated:
         with launcher.prepared(project, fresh=True) as (run, _):
             launcher.start_driver(run)
@@ -355,6 +395,146 @@ def launch(plan_: Plan) -> dict:
                                  "run": str(run.path)})
         atomic_write_json(folder / f"{sweep_id}.json", record)
     return record
+
+
+def axes_of(record: dict) -> list[Axis]:
+    """A search sweep record's axes (``record["axes"]``, as :func:`start_search` wrote them)."""
+    return [Axis(**a) for a in record["axes"]]
+
+
+def default_parallel(project: Project) -> int:
+    """How many trials the run queue can run at once for ``project`` (with the sweep's slot of a
+    run that reserves nothing): this machine's GPUs or CPU slots over what one trial takes."""
+    from lmtui.runs import inventory
+    from lmtui.runs.queue import need_of
+
+    need = need_of(project)
+    if need is None or need.kind == "slot":
+        return max(1, inventory.slot_count() // (need.count if need else 1))
+    return max(1, len(inventory.gpus()) // max(1, need.count))
+
+
+def _search_points(plan_: Plan) -> list[dict[str, str]]:
+    """The values the checks try before a search starts: the first value of every axis, then
+    each other value (and each range's other end) of one axis at a time."""
+    first = {a.key: (a.values or _ends(a))[0] for a in plan_.axes}
+    out = [dict(first)]
+    for a in plan_.axes:
+        for value in (a.values or _ends(a))[1:]:
+            out.append(dict(first, **{a.key: value}))
+    return out
+
+
+def start_search(plan_: Plan, search: str, trials: int | None, prune: str, parallel: int | None,
+                 seed: int | None = None) -> tuple[Path, dict]:
+    """Check the sweep, create its Optuna study in ``<output_dir>/sweeps/<sweep id>.db`` and
+    start its controller detached (:mod:`lmtui.runs.controller`), which asks, launches, prunes
+    and tells the trials.
+
+    Before anything is written, every grid value and both ends of every range go through the
+    launcher's checks, one axis at a time (:func:`lmtui.runs.launcher.validate`, the one check
+    layer): a bad axis starts nothing. A value the sampler draws later that fails its checks
+    makes a failed trial, not a dead sweep.
+
+    Args:
+        search: ``tpe``, ``random`` or ``grid`` (:data:`lmtui.runs.search.SEARCHES`).
+        trials: how many trials to ask (a grid: at most, and by default, its size).
+        prune: ``asha``, ``hyperband``, ``median`` or ``none`` (:data:`lmtui.runs.search.PRUNERS`).
+        parallel: trials running at once, at least 1 (None: :func:`default_parallel`).
+        seed: the sampler's seed (None: ``[sweep] seed``).
+
+    Returns:
+        (record file, record).
+
+    Raises:
+        ProjectError: a bad search, pruner, trial count or axis; a metric the pruner cannot
+            follow; a point that fails the launcher's checks.
+    """
+    from lmtui.runs import launcher
+    from lmtui.runs import search as optuna_search
+    from lmtui.runs.sweep_lock import start_controller
+
+    file = plan_.project.path or "<project>"
+    if search not in optuna_search.SEARCHES:
+        raise ProjectError(f"unknown search {search!r}", file=file, key="sweep.search",
+                           hint=f"use one of {', '.join(optuna_search.SEARCHES)}")
+    if prune not in optuna_search.PRUNERS:
+        raise ProjectError(f"unknown pruner {prune!r}", file=file, key="sweep.prune",
+                           hint=f"use one of {', '.join(optuna_search.PRUNERS)}")
+    ranged = [a.key for a in plan_.axes if not a.values]
+    if search == "grid" and ranged:
+        raise ProjectError(f"a grid search takes --grid axes only; {ranged[0]} is a range", file=file, key=ranged[0],
+                           hint="give it values with --grid KEY=V1,V2, or use --search tpe or random")
+    size = optuna_search.grid_size(plan_.axes)
+    if search == "grid":
+        trials = min(trials, size) if trials else size
+    if not trials or trials < 1:
+        raise ProjectError(f"a {search} search needs --trials N (or [sweep] trials)", file=file, key="sweep.trials",
+                           hint="add e.g. --trials 12")
+    if parallel is not None and parallel < 1:
+        raise ProjectError(f"--parallel {parallel}: at least one trial runs at a time", file=file,
+                           hint="give --parallel 1 or more, or leave it out (what the queue can run)")
+    if prune != "none" and plan_.metric not in LOSS_METRICS:
+        raise ProjectError(f"--prune {prune} follows the held-out evaluation (loss, perplexity, accuracy), "
+                           f"not {plan_.metric}", file=file, key="sweep.metric",
+                           hint="use --prune none with a task metric, or --metric loss")
+    checked = None
+    for values in _search_points(plan_):
+        point = Point(values)
+        try:
+            staged = launcher.load_with_overrides(plan_.project.path, plan_.overrides + point.overrides())
+            project = launcher.validate(plan_.project.path, plan_.overrides + point_overrides(point, staged))[0]
+        except ProjectError as exc:
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            message = exc.detail if isinstance(exc, launcher.OverrideError) else exc.message
+            raise ProjectError(f"sweep point {shown}: {message}", file=exc.file, key=exc.key, line=exc.line,
+                               hint=exc.hint) from None
+        checked = checked or project
+    s = plan_.project.sweep
+    folder = Path(output_dir(checked)) / "sweeps"
+    sweep_id = new_sweep_id(folder, plan_.project.project.name)
+    record = {"version": SWEEP_VERSION, "sweep_id": sweep_id, "project": plan_.project.project.name,
+              "project_path": plan_.project.path, "created": time.time(), "metric": plan_.metric,
+              "keys": [a.key for a in plan_.axes], "set": plan_.overrides, "points": [],
+              "search": search, "prune": prune, "trials": int(trials),
+              "parallel": int(parallel or default_parallel(checked)),
+              "seed": int(s.seed if seed is None else seed), "axes": [asdict(a) for a in plan_.axes],
+              "storage": str(folder / f"{sweep_id}.db"), "output_dir": str(output_dir(checked)),
+              "direction": "minimize" if lower_is_better(plan_.metric) else "maximize",
+              "eval_steps": checked.training.eval_steps, "max_steps": checked.training.max_steps,
+              "importance": {}}
+    record_file = folder / f"{sweep_id}.json"
+    optuna_search.create(record, plan_.axes)
+    atomic_write_json(record_file, record)
+    start_controller(record_file)
+    return record_file, record
+
+
+def controller_state(record_file: str | os.PathLike, record: dict) -> str | None:
+    """The state of a search sweep's controller (:func:`lmtui.runs.controller.state`); None for a plain sweep.
+    Reads the lock and the record only (no Optuna)."""
+    if not record.get("search"):
+        return None
+    from lmtui.runs.sweep_lock import state
+
+    return state(record_file, record)
+
+
+def resume_search(record_file: str | os.PathLike) -> int:
+    """Start the controller of a search sweep again (after a kill, a reboot, `lmtui sweep stop`);
+    it follows the running trials and goes on asking. Returns its pid.
+
+    Raises:
+        RunError: not a search sweep, or its controller is running.
+    """
+    from lmtui.runs.sweep_lock import start_controller
+
+    record = read_sweep(record_file)
+    if not record.get("search"):
+        raise RunError(f"sweep {record.get('sweep_id')} is a plain grid/random sweep: its runs were all queued at "
+                       "once and there is no controller to resume", file=str(record_file),
+                       hint="resume one of its runs with `lmtui resume RUN`")
+    return start_controller(record_file)
 
 
 def read_sweep(file: str | os.PathLike) -> dict:
@@ -429,10 +609,13 @@ def lower_is_better(metric: str) -> bool:
 def rows(record: dict, metric: str | None = None) -> list[dict]:
     """The sweep's points with their runs' status and metric, best first (lowest loss or
     perplexity, highest accuracy or task score); points without the metric last, in sweep order.
-    The best point has ``best`` True (none while no point has the metric).
+    Pruned trials come after the others (their metric is from the step they were stopped at) and
+    are never the best. The best point has ``best`` True (none while no point has the metric).
 
-    Each row: ``name``, ``values``, ``run_id``, ``run``, ``status``, ``loss``, ``perplexity``,
-    ``metric`` (the value), ``best``.
+    Each row: ``name``, ``values``, ``run_id``, ``run``, ``status`` (a trial not launched yet is
+    ``waiting``), ``status_text`` (the status in words: ``pruned at step 40``), ``loss``, ``perplexity``, ``metric`` (the value), ``best``; a search's rows add
+    ``trial``, ``state`` (Optuna's: running, complete, pruned, fail), ``pruned_step``,
+    ``pruned_reason`` and ``error`` (:mod:`lmtui.runs.controller`).
     """
     from lmtui.runs.rundir import RunDir
 
@@ -440,11 +623,24 @@ def rows(record: dict, metric: str | None = None) -> list[dict]:
     out = []
     for point in record["points"]:
         run = RunDir(point["run"])
-        out.append(dict(point, status=run.status() if run.exists() else "missing",
+        if run.exists():
+            status = run.status()
+        elif point.get("state") == "fail":
+            status = "failed"  # its values failed the checks: no run was made
+        else:
+            status = "waiting" if point.get("trial") is not None else "missing"
+        shown = status
+        if status == "pruned" or point.get("state") == "pruned":
+            step = point.get("pruned_step")
+            shown = "pruned" if step is None else f"pruned at step {step}"
+            if status not in ("pruned", "stopped"):  # resumed by hand since
+                shown = f"{status} ({shown}, resumed)"
+        out.append(dict(point, status=status, status_text=shown,
                         loss=metric_value(run.path, "loss"), perplexity=metric_value(run.path, "perplexity"),
                         metric=metric_value(run.path, metric), best=False))
     sign = 1 if lower_is_better(metric) else -1
-    out.sort(key=lambda r: (r["metric"] is None, sign * r["metric"] if r["metric"] is not None else 0))
-    if out and out[0]["metric"] is not None:
+    out.sort(key=lambda r: (r["metric"] is None, r["status"] == "pruned",
+                            sign * r["metric"] if r["metric"] is not None else 0))
+    if out and out[0]["metric"] is not None and out[0]["status"] != "pruned":
         out[0]["best"] = True
     return out

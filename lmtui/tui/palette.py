@@ -25,7 +25,7 @@ class LmtuiCommands(Provider):
             out.append((f"Open run {t.run_id}", partial(app.open_run, path), f"{t.status}, {t.project_name}"))
             if t.status in ("queued", "running"):
                 out.append((f"Stop run {t.run_id}", partial(app.stop_run, path), "graceful: checkpoint and exit"))
-            if t.status in ("stopped", "crashed", "failed"):
+            if t.status in ("stopped", "pruned", "crashed", "failed"):
                 out.append((f"Resume run {t.run_id}", partial(app.resume_run, path), "from the last checkpoint"))
         return out
 

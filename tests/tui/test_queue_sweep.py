@@ -141,3 +141,40 @@ async def test_the_sweep_screen_sorts_by_the_metric_marks_the_best_and_overlays_
         assert app.screen.run_path == runs[1].path
         await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), 5, "the runs screen")
+
+
+async def test_a_search_sweep_shows_trials_pruned_faint_and_importances(tmp_path):
+    from lmtui.tui.screens.sweep import PRUNED_COLOR
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    runs = [write_run(root, f"demo-sweep-20270115-070000-t{i}", status=status, start=NOW - 9000 + 600 * i,
+                      loss0=loss0, steps=steps)
+            for i, (status, loss0, steps) in enumerate([("finished", 6.0, 200), ("stopped", 9.0, 40),
+                                                        ("finished", 5.0, 200)])]
+    runs[1].update_state(status="pruned", pruned_step=40)  # as the controller marks a trial it stopped
+    runs[1].emit("pruned", step=40, reason="ASHA (SuccessiveHalvingPruner): held-out loss 7.9 at step 40",
+                 sweep_id="demo-sweep-20270115-070000", trial=1)
+    sweep_id = write_sweep(root, runs)
+    record_file = root / "sweeps" / f"{sweep_id}.json"
+    record = json.loads(record_file.read_text())
+    for i, (point, state) in enumerate(zip(record["points"], ("complete", "pruned", "complete"))):
+        point.update(trial=i, state=state, pruned_step=40 if state == "pruned" else None)
+    record.update(search="tpe", prune="asha", trials=3, importance={"training.learning_rate": 0.8, "model.size": 0.2},
+                  controller={"state": "finished"})
+    record_file.write_text(json.dumps(record))
+    app = make_app([root], tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.open_sweep(sweep_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen) and app.screen.rows, 10, "the sweep screen")
+        screen = app.screen
+        assert [r["trial"] for r in screen.rows] == [2, 0, 1]  # the pruned trial last, never the best
+        table = screen.query_one("#sweep-table")
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["2", "0", "1"]
+        assert str(table.get_row_at(2)[4]) == "pruned at step 40" and str(table.get_row_at(0)[0]) == "★"
+        title = str(screen.query_one(".title").content)
+        assert "1 pruned · tpe search of 3, prune asha, controller finished" in title
+        assert "importance: training.learning_rate 80%, model.size 20%" in title
+        chart = screen.query_one(Chart)
+        faint = [c for c in chart.curves if c.color == PRUNED_COLOR]
+        assert [c.label for c in faint] == [f"{record['points'][1]['name']} (pruned)"]

@@ -171,3 +171,14 @@ def test_runs_listing_reads_past_a_chunk_without_valid_events(tmp_path, monkeypa
     assert cmd_runs(argparse.Namespace(dir=[str(runs)], status=None, json=True)) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["perplexity"], row["loss"]) == (expected.perplexity, expected.loss)
+
+
+def test_a_pruned_event_after_the_end_makes_the_run_pruned_until_it_is_resumed():
+    from lmtui.runs.events import RunEvents
+
+    folded = RunEvents()
+    for e in ({"type": "run_start"}, {"type": "end", "status": "stopped"}, {"type": "pruned", "step": 40}):
+        folded.apply(dict(e, v=1, time=1.0))
+    assert folded.status == "pruned"
+    folded.apply({"v": 1, "time": 2.0, "type": "run_start"})  # `lmtui resume` of the pruned trial
+    assert folded.status == "running"

@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # Values named in the run.json paragraph that are not keys: statuses, stages and eval's kind.
-VALUES = {"queued", "running", "finished", "failed", "stopped", "crashed", "tokenizer", "dataset", "pretrain",
+VALUES = {"queued", "running", "finished", "failed", "stopped", "pruned", "crashed", "tokenizer", "dataset", "pretrain",
           "evaluate", "publish", "eval", ".lock"}
 
 

@@ -118,3 +118,56 @@ def test_a_point_breaking_a_cross_key_rule_is_named_by_its_values(project_file):
         sweep.validate_points(plan, deep=False)
     assert info.value.message == ("sweep point training.batch_size=24: batch_size 24 is not divisible by "
                                   "micro_batch_size 16 x 1 process(es)")
+
+
+def test_set_applies_to_every_point_and_may_not_set_a_swept_key(project_file):
+    plan = sweep.plan(str(project_file), ["training.learning_rate=1e-4,3e-4"], overrides=["training.max_steps=20"])
+    assert plan.overrides == ["training.max_steps=20"]
+    assert {p.training.max_steps for _, p in sweep.validate_points(plan, deep=False)} == {20}
+    with pytest.raises(ProjectError) as info:
+        sweep.plan(str(project_file), ["training.learning_rate=1e-4,3e-4"], overrides=["training.learning_rate=1e-3"])
+    assert info.value.message == ("--set training.learning_rate=1e-3 sets training.learning_rate, which the sweep "
+                                  "varies (--grid training.learning_rate=1e-4,3e-4)")
+    with pytest.raises(ProjectError, match="from --set training.max_steps=abc"):
+        sweep.plan(str(project_file), ["training.learning_rate=1e-4"], overrides=["training.max_steps=abc"])
+
+
+def test_a_range_is_checked_at_both_ends(project_file):
+    with pytest.raises(ProjectError) as info:
+        sweep.plan(str(project_file), [], ["training.warmup_ratio=0:1.5"], points=False)
+    assert "value 1.5 of --range training.warmup_ratio=0:1.5" in info.value.message
+
+
+def test_axes_become_optuna_distributions_and_pruners_count_steps(project_file):
+    import optuna
+
+    from lmtui.runs import search
+
+    plan = sweep.plan(str(project_file), ["model.size=mini,small"], ["training.learning_rate=1e-4:3e-3:log",
+                                                                    "training.warmup_steps=0:10"], points=False)
+    dists = search.distributions(plan.axes)
+    assert dists["model.size"] == optuna.distributions.CategoricalDistribution(["mini", "small"])
+    assert dists["training.learning_rate"] == optuna.distributions.FloatDistribution(1e-4, 3e-3, log=True)
+    assert dists["training.warmup_steps"] == optuna.distributions.IntDistribution(0, 10)
+    assert [search.override_text(v) for v in ("mini", 7, 0.00031)] == ["mini", "7", "0.00031"]
+    asha = search.make_pruner("asha", 25, 300)
+    assert isinstance(asha, optuna.pruners.SuccessiveHalvingPruner) and asha._min_resource == 25
+    hyperband = search.make_pruner("hyperband", 25, 300)
+    assert (hyperband._min_resource, hyperband._max_resource) == (25, 300)
+    with pytest.raises(ValueError, match="grid axes only"):
+        search.make_sampler("grid", plan.axes, 0)
+
+
+def test_every_run_status_has_its_colour_and_filter():
+    """The statuses of run.json (``pruned`` included) in `lmtui runs` and the TUI."""
+    from lmtui.commands.runs import STATUS_STYLE as CLI_STYLE
+    from lmtui.runs.rundir import STATUSES
+    from lmtui.tui.screens.runs import STATUS_STYLE as TUI_STYLE
+
+    from lmtui.cli import build_parser
+
+    assert "pruned" in STATUSES
+    assert set(CLI_STYLE) == set(TUI_STYLE) == set(STATUSES)
+    parser = build_parser()[0]
+    for status in STATUSES:  # `lmtui runs --status S` takes every status
+        assert parser.parse_args(["runs", "--status", status]).status == [status]

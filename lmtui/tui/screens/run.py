@@ -551,7 +551,7 @@ class RunScreen(Screen):
         if action == "stop":
             return status in ("queued", "running")
         if action == "resume":
-            return status in ("stopped", "crashed", "failed")
+            return status in ("stopped", "pruned", "crashed", "failed")
         return True
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -24,7 +24,7 @@ from lmtui.tui.widgets import cursor_row_key
 from lmtui.tui.widgets.rowtable import ColumnSpec, RowTable
 
 STATUS_STYLE = {"running": "bold green", "queued": "cyan", "finished": "dim", "failed": "bold red",
-                "crashed": "bold red", "stopped": "yellow"}
+                "crashed": "bold red", "stopped": "yellow", "pruned": "magenta"}
 
 COLUMNS = [ColumnSpec("mark", " ", 0), ColumnSpec("status", "status", 1), ColumnSpec("queue", "queue", 2),
            ColumnSpec("run", "run", 0),

@@ -1,5 +1,8 @@
 """Sweep screen: a sweep's runs as a table sorted by its metric (the best marked), and the
-training-loss curves of all its runs overlaid in one chart.
+training-loss curves of all its runs overlaid in one chart. For an Optuna search (docs/sweeps.md)
+the table adds each trial's number and state (``pruned at step N``), pruned trials' curves are
+drawn faint, and the title gives the search, the controller's state and the importance of each
+parameter as the controller last computed it (the record, so this screen imports no Optuna).
 
 The sweep record and each run's metric (:func:`lmtui.runs.sweep.rows`, which reads every run's
 events) are read by a thread worker every ``poll_interval``; the event loop only paints, and
@@ -29,12 +32,24 @@ def metric_text(metric: str, value: float | None) -> str:
     return fmt_percent(value) if metric.rpartition(":")[2] == "accuracy" else fmt_number(value)
 
 
-def sweep_title(record: dict, rows: list[dict], metric: str) -> str:
-    """``Sweep <id> · 3 runs, 2 finished · by loss · best <point> <value>`` (``no result yet`` before one)."""
+PRUNED_COLOR = (75, 75, 75)  # a pruned trial's curve: faint beside the palette's colours
+
+
+def sweep_title(record: dict, rows: list[dict], metric: str, controller: str | None = None) -> str:
+    """``Sweep <id> · 3 runs, 2 finished · by loss · best <point> <value>`` (``no result yet`` before one);
+    a search adds ``· 1 pruned · tpe, prune asha, controller running`` and a second line of importances."""
     done = sum(1 for r in rows if r["status"] == "finished")
     best = next((r for r in rows if r["best"]), None)
     out = f"Sweep {record.get('sweep_id', '?')} · {len(rows)} runs, {done} finished · by {metric}"
-    return out + (f" · best {best['name']} {metric_text(metric, best['metric'])}" if best else " · no result yet")
+    out += f" · best {best['name']} {metric_text(metric, best['metric'])}" if best else " · no result yet"
+    if record.get("search"):
+        pruned = sum(1 for r in rows if r["status"] == "pruned" or r.get("state") == "pruned")
+        out += (f" · {pruned} pruned · {record['search']} search of {record.get('trials')}, prune "
+                f"{record.get('prune')}, controller {controller or '?'}")
+        shares = sorted((record.get("importance") or {}).items(), key=lambda kv: -kv[1])
+        if shares:
+            out += "\nimportance: " + ", ".join(f"{k} {v:.0%}" for k, v in shares)
+    return out
 
 
 class SweepScreen(Screen):
@@ -83,14 +98,16 @@ class SweepScreen(Screen):
         from lmtui.runs import sweep
 
         try:
-            record = sweep.read_sweep(sweep.find_sweep(self.ref, search_dirs))
+            record_file = sweep.find_sweep(self.ref, search_dirs)
+            record = sweep.read_sweep(record_file)
             rows = sweep.rows(record, record.get("metric"))
+            controller = sweep.controller_state(record_file, record)
         except LmtuiError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error")
             return
-        self.app.call_from_thread(self.show, record, rows)
+        self.app.call_from_thread(self.show, record, rows, controller)
 
-    def show(self, record: dict, rows: list[dict]) -> None:
+    def show(self, record: dict, rows: list[dict], controller: str | None = None) -> None:
         """Fill the table (best first, marked) and give the chart one loss curve per run."""
         metric = record.get("metric") or "loss"
         self.record = record
@@ -101,21 +118,26 @@ class SweepScreen(Screen):
         extra = [metric] if metric not in ("loss", "perplexity") else []
         current = cursor_row_key(table)
         table.clear(columns=True)
-        for col in [" ", "point", *keys, "status", *extra, "eval loss", "ppl"]:
+        trial = ["trial"] if record.get("search") else []
+        for col in [" ", *trial, "point", *keys, "status", *extra, "eval loss", "ppl"]:
             table.add_column(col, key=col)
         for r in rows:
             values = [str(r["values"].get(k, "")) for k in record.get("keys", [])]
-            table.add_row(Text("★" if r["best"] else " ", style="bold yellow"), r["name"], *values,
-                          Text(r["status"], style=STATUS_STYLE.get(r["status"], "")),
+            table.add_row(Text("★" if r["best"] else " ", style="bold yellow"),
+                          *([str(r.get("trial", ""))] if trial else []), r["name"], *values,
+                          Text(r.get("status_text", r["status"]), style=STATUS_STYLE.get(r["status"], "")),
                           *(metric_text(metric, r["metric"]) for _ in extra),
                           fmt_number(r["loss"]), fmt_number(r["perplexity"]), key=r["run"])
         if current in [r["run"] for r in rows]:
             table.move_cursor(row=[r["run"] for r in rows].index(current), animate=False)
-        self.query_one("#sweep-title", Static).update(sweep_title(record, rows, metric))
-        if changed:
+        self.query_one("#sweep-title", Static).update(sweep_title(record, rows, metric, controller))
+        pruned = {r["run"] for r in rows if r["status"] == "pruned" or r.get("state") == "pruned"}
+        if changed or pruned != getattr(self, "_pruned", set()):
+            self._pruned = pruned
             chart = self.query_one(Chart)
             self.trackers = {r["run"]: self.app.tracker(r["run"]) for r in rows if Path(r["run"]).is_dir()}
-            chart.set_curves([Curve(r["name"], t.series["loss"], origin=t.first_time or 0.0)
+            chart.set_curves([Curve(r["name"] + (" (pruned)" if r["run"] in pruned else ""), t.series["loss"],
+                                    origin=t.first_time or 0.0, color=PRUNED_COLOR if r["run"] in pruned else None)
                               for r in rows if (t := self.trackers.get(r["run"])) is not None])
 
     # actions ---------------------------------------------------------------------
