@@ -207,6 +207,25 @@ def preview(tokenizer, documents: list[str], n: int = 5) -> list[list[str]]:
     return [tokenizer.convert_ids_to_tokens(tokenizer(doc[:300])["input_ids"]) for doc in documents[:n]]
 
 
+def cached_tokenizer_ok(folder: Path, log=print) -> bool:
+    """Whether the cached tokenizer ``folder`` holds a tokenizer.json (an object with a ``model``)
+    and a tokenizer_config.json (an object) that parse: a cut-short or half-written one is
+    reported through ``log`` (naming the file) and retrained, never loaded (:mod:`lmtui.state`)."""
+    from lmtui.state import object_check, read_json_cache
+
+    if not folder.is_dir():
+        return False
+    checks = {"tokenizer.json": object_check({"model": dict}), "tokenizer_config.json": object_check()}
+    for name, check in checks.items():
+        value = read_json_cache(folder / name, check, what=f"the cached tokenizer's {name}",
+                                rebuild="training the tokenizer again", on_invalid=lambda m: log(f"warning: {m}"))
+        if value is None:
+            if not (folder / name).exists():
+                log(f"warning: the cached tokenizer {folder} has no {name}: training the tokenizer again")
+            return False
+    return True
+
+
 def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | None = None) -> tuple[Path, bool]:
     """Make sure the project's tokenizer exists in the cache (or at its path).
 
@@ -236,7 +255,7 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
         return folder, True
     fp = tokenizer_fingerprint(project)
     folder = Path(cache_dir(project)) / "tokenizers" / fp
-    if (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file():
+    if cached_tokenizer_ok(folder, log):
         return folder, True
     clean_stale(folder.parent)
     limits = [f"{t.max_training_documents:,} documents" if t.max_training_documents else "",
