@@ -12,6 +12,7 @@ import json
 import sys
 
 from lmtui.errors import LmtuiError
+from lmtui.numbers import option
 
 
 def cmd_sweep(args) -> int:
@@ -86,8 +87,8 @@ def register(sub) -> None:
                    help="sweep a project key over these values (repeatable; every combination runs)")
     p.add_argument("--range", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
                    help="random search: draw the key uniformly (or log-uniformly) in the range (needs --samples)")
-    p.add_argument("--samples", type=int, metavar="N", help="random search: draw N points instead of the full grid")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the random search (default: [sweep] seed)")
+    p.add_argument("--samples", type=option(int, minimum=0), metavar="N", help="random search: draw N points instead of the full grid")
+    p.add_argument("--seed", type=option(int), metavar="N", help="seed of the random search (default: [sweep] seed)")
     p.add_argument("--metric", metavar="METRIC", help="sort by loss (default), perplexity, accuracy or "
                                                       "task:NAME:SPLIT:METRIC")
     p.add_argument("--dry-run", action="store_true", help="print the points and their overrides; start nothing")
