@@ -335,3 +335,28 @@ def test_a_checkpoint_manifest_of_the_wrong_shape_is_a_problem_not_a_traceback(t
     (folder / "manifest.json").write_text(content)
     problem = checkpoint_problem(folder)
     assert problem and "manifest.json" in problem
+
+
+def test_a_queue_that_fails_ends_the_run_failed_not_queued(tmp_path, monkeypatch):
+    import signal
+
+    from lmtui import driver
+    from lmtui.runs.rundir import RunDir
+
+    run = RunDir(tmp_path / "run-q")
+    run.path.mkdir()
+    (run.path / "project.toml").write_text("[corpus]\ntrain_files = [\"train.txt\"]\n")
+    run.update_state(status="queued")
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "queue-host.json"))
+
+    monkeypatch.setattr(driver.queue, "wait_turn", broken)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        assert driver._drive(run) == 1
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    state = run.read_state()
+    assert state["status"] == "failed" and "No space left on device" in state["error"]
