@@ -201,9 +201,14 @@ class DiskFullError(CorpusError):
     """The disk (or quota) filled up while the token cache was written; its finished shards are kept."""
 
 
-def disk_full_error(folder: Path, needed: int | None, phase: str) -> DiskFullError:
+def disk_full_error(folder: Path, needed: int | None, phase: str, *, shards: bool = True) -> DiskFullError:
     """The one message of a full disk (or quota) while writing ``folder``: the folder, the space
-    ``needed`` (bytes; None when unknown) and the space free now (``shutil.disk_usage``)."""
+    ``needed`` (bytes; None when unknown) and the space free now (``shutil.disk_usage``).
+
+    Args:
+        phase: what was being done, e.g. ``"publishing the token cache in"``.
+        shards: finished shards are kept (the hint says the build resumes from them).
+    """
     from lmtui.fmt import fmt_bytes
 
     where = folder
@@ -214,10 +219,10 @@ def disk_full_error(folder: Path, needed: int | None, phase: str) -> DiskFullErr
     except OSError:
         free = "unknown"
     need = f"needs about {fmt_bytes(needed)} more" if needed else "needs more space"
-    return DiskFullError(f"the disk is full while {phase} the token cache in {folder}: it {need} there, "
-                       f"{free} is free", file=str(folder),
-                       hint="free space there (or set [project] cache_dir to a folder on a larger disk) and run "
-                            "again: the finished shards are kept and the build resumes from them")
+    resume = ": the finished shards are kept and the build resumes from them" if shards else ""
+    return DiskFullError(f"the disk is full while {phase} {folder}: it {need} there, {free} is free",
+                         file=str(folder), hint="free space there (or set [project] cache_dir to a folder on a "
+                                                f"larger disk) and run again{resume}")
 
 
 def _publish_bytes(build: ShardBuild) -> int:
@@ -320,7 +325,7 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print, progress:
                 written = sum(info["bytes"] for sh in build.shards for info in sh["files"].values())
                 rest = int(written / done * max(0, stream.total_bytes - done)) if stream.total_bytes else None
                 build.close(remove=False)
-                raise disk_full_error(build.folder, rest, "writing the shards of") from None
+                raise disk_full_error(build.folder, rest, "writing the shards of the token cache in") from None
             found = stream.fallback_flips()
             if found == flips:
                 break
@@ -333,7 +338,7 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print, progress:
             if exc.errno not in DISK_FULL:
                 raise
             build.close(remove=False)
-            raise disk_full_error(folder, _publish_bytes(build), "publishing") from None
+            raise disk_full_error(folder, _publish_bytes(build), "publishing the token cache in") from None
     except DiskFullError:
         raise  # the build folder is kept (closed above): the next run resumes from its shards
     except CorpusError:

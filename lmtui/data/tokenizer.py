@@ -238,7 +238,7 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
     Raises:
         ProjectError: ``[tokenizer] path`` (or else the model ``init_from`` names,
             :func:`lmtui.project.init_from.resolve_init_from`) does not hold a loadable tokenizer.
-        CorpusError: the corpus cannot be read.
+        CorpusError: the corpus cannot be read, or the disk is full (naming the folder and the space free).
     """
     t = project.tokenizer
     if project.distill.teacher:  # a distillation reads the teacher's token ids (lmtui.distill.checks)
@@ -277,9 +277,16 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
     fast = train_tokenizer(keep_head(docs), t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
                            lowercase=t.lowercase, model_max_length=project.training.max_seq_length)
     log(f"tokenizer trained on {meter.documents:,} documents ({stats.bytes:,} bytes read)")
-    with atomic_folder(folder) as tmp:
-        mark_owner(tmp)
-        fast.save_pretrained(tmp)
-        (tmp / "preview.json").write_text(json.dumps(preview(fast, head)))
-        (tmp / "owner.json").unlink()
+    try:
+        with atomic_folder(folder) as tmp:
+            mark_owner(tmp)
+            fast.save_pretrained(tmp)
+            (tmp / "preview.json").write_text(json.dumps(preview(fast, head)))
+            (tmp / "owner.json").unlink()
+    except OSError as exc:
+        from lmtui.data.token_cache import DISK_FULL, disk_full_error
+
+        if exc.errno not in DISK_FULL:
+            raise
+        raise disk_full_error(folder, None, "saving the trained tokenizer to", shards=False) from None
     return folder, False

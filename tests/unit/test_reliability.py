@@ -360,3 +360,21 @@ def test_a_queue_that_fails_ends_the_run_failed_not_queued(tmp_path, monkeypatch
             signal.signal(s, h)
     state = run.read_state()
     assert state["status"] == "failed" and "No space left on device" in state["error"]
+
+
+def test_a_full_disk_while_saving_the_tokenizer_is_one_message(tmp_path, monkeypatch):
+    from transformers import PreTrainedTokenizerFast
+
+    from lmtui.data.tokenizer import prepare_tokenizer
+
+    project = _tiny_project(tmp_path)
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(PreTrainedTokenizerFast, "save_pretrained", full)
+    with pytest.raises(CorpusError) as err:
+        prepare_tokenizer(project, log=lambda m: None)
+    message = err.value.format()
+    assert "the disk is full while saving the trained tokenizer to" in message and "is free" in message
+    assert not list((tmp_path / "runs" / "cache" / "tokenizers").glob(".tmp-*"))  # nothing half-written
