@@ -77,6 +77,8 @@ def _drive(run: RunDir) -> int:
         return 0
     except LmtuiError as exc:
         return _failed(run, exc.format())
+    except Exception as exc:  # the queue's files (a full disk, a read-only state folder): never left queued
+        return _failed(run, f"the run queue failed: {type(exc).__name__}: {exc}")
     run.update_state(status="running", pid=os.getpid(), started=time.time(), ended=None, error=None, exit_code=None)
     resumed = run.events_file.exists()
     run.emit("run_start", run_id=run.run_id, resumed=resumed, host=run.read_state().get("host"))

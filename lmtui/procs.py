@@ -22,8 +22,10 @@ def process_start_time(pid: int) -> float | None:
 
 def pid_alive(pid: int | None, start_time: float | None) -> bool:
     """Whether ``pid`` is running and is the process started at ``start_time`` (not a reused pid)."""
-    if not pid:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:  # a state file of the wrong shape
         return False
+    if isinstance(start_time, bool) or not isinstance(start_time, (int, float)):
+        start_time = None
     created = process_start_time(pid)
     if created is None:
         return False

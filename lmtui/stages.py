@@ -22,7 +22,6 @@ so in events) and ``run(run, project)``. The driver (:mod:`lmtui.driver`) walks
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -76,6 +75,13 @@ def _not_tokenizer_files(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if os.path.isdir(os.path.join(folder, n)) or n.endswith(MODEL_FILE_SUFFIXES)]
 
 
+def _preview_check(value) -> str | None:
+    """preview.json is a list of lists of strings (the pieces of the first documents)."""
+    if not isinstance(value, list) or not all(isinstance(r, list) and all(isinstance(p, str) for p in r) for r in value):
+        return "it is not a list of lists of strings"
+    return None
+
+
 def run_tokenizer(run: RunDir, project) -> None:
     """Prepare the project's tokenizer and copy its files into the run (kept once checkpoints exist;
     never the weights of a model folder it comes from); warn when the trained vocabulary is smaller
@@ -85,6 +91,12 @@ def run_tokenizer(run: RunDir, project) -> None:
     from lmtui.data.fingerprint import file_digest
     from lmtui.data.tokenizer import prepare_tokenizer
 
+    if run.read_state().get("verify"):  # the restart of a crashed run: trust no remembered digest
+        from lmtui.data.corpus import verify_corpus_digests
+        from lmtui.project.paths import cache_dir
+
+        n = verify_corpus_digests(project, cache_dir(project))
+        _log(f"resuming a crashed run: verified the digests of {n} corpus file(s) in full")
     folder, cached = prepare_tokenizer(project, log=_log, progress=lambda p: run.emit("dataset_progress", **p))
     current = run.tokenizer_dir / "tokenizer.json"
     # A run keeps the tokenizer its checkpoints were trained with; before the first checkpoint
@@ -95,10 +107,11 @@ def run_tokenizer(run: RunDir, project) -> None:
         with atomic_folder(run.tokenizer_dir, ".tmp-tokenizer") as tmp:
             shutil.copytree(folder, tmp, dirs_exist_ok=True, ignore=_not_tokenizer_files)
     tokenizer = AutoTokenizer.from_pretrained(run.tokenizer_dir)
-    preview_file = folder / "preview.json"
-    if preview_file.is_file():
-        pieces = json.loads(preview_file.read_text())
-    else:
+    from lmtui.state import read_json_cache
+
+    pieces = read_json_cache(folder / "preview.json", _preview_check, what="the tokenizer preview",
+                             rebuild="computing it again", on_invalid=lambda m: _log(f"warning: {m}"))
+    if pieces is None:
         from lmtui.data.tokenizer import first_documents, preview
 
         pieces = preview(tokenizer, first_documents(project))
@@ -123,8 +136,19 @@ def run_dataset(run: RunDir, project) -> None:
     from lmtui.data.token_cache import prepare_dataset
 
     t0 = time.perf_counter()
+    verify = bool(run.read_state().get("verify"))
+    before = run.last_event("dataset") if verify and run.checkpoints() else None
     folder, meta, cached = prepare_dataset(project, run.tokenizer_dir, log=_log,
-                                           progress=lambda p: run.emit("dataset_progress", **p))
+                                           progress=lambda p: run.emit("dataset_progress", **p), verify=verify)
+    if before and before.get("fingerprint") and before["fingerprint"] != folder.name:
+        from lmtui.errors import CorpusError
+
+        raise CorpusError(f"the corpus of run {run.run_id} changed since its token cache was built (found by "
+                          "the full verification of a crashed run's restart): its checkpoints were trained on the "
+                          "old files", file=str(run.path), hint="start a new run with `lmtui run --fresh` (the "
+                                                                "old run is kept), or put the old corpus files back")
+    if verify:
+        run.update_state(verify=None)
     sources = [{"name": s["name"], "train_tokens": s["train"]["tokens"][1] - s["train"]["tokens"][0],
                 "validation_tokens": s["validation"]["tokens"][1] - s["validation"]["tokens"][0],
                 "train_documents": s["train"]["documents"][1] - s["train"]["documents"][0]}

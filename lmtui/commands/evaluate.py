@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from lmtui.errors import LmtuiError, RunError
+from lmtui.numbers import option
 
 EXIT = {"finished": 0, "failed": 1, "crashed": 1, "stopped": 130}
 
@@ -362,7 +363,7 @@ def cmd_compare(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run's model, a checkpoint or any model folder ([eval] section)")
     p.add_argument("target", metavar="FILE|RUN", help="a project file (its latest run), or a run id, prefix, directory or project name")
-    p.add_argument("--checkpoint", type=int, metavar="N", help="evaluate the checkpoint of step N")
+    p.add_argument("--checkpoint", type=option(int, minimum=0), metavar="N", help="evaluate the checkpoint of step N")
     p.add_argument("--model", metavar="PATH", help="evaluate this model folder instead (results go to a new "
                                                    "run directory, to compare against)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

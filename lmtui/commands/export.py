@@ -20,6 +20,7 @@ from typing import Callable
 
 from lmtui.errors import RunError
 from lmtui.fsutil import atomic_write_bytes
+from lmtui.numbers import option
 
 FORMATS = ("csv", "parquet", "png")
 TARGETS: dict[str, Callable] = {}
@@ -115,6 +116,15 @@ def export_scaling(args) -> int:
         if args.nodes is None or args.gpus_per_node is None:
             raise LmtuiError("`lmtui export slurm` needs --nodes and --gpus-per-node",
                              hint="write e.g. --nodes 2 --gpus-per-node 8 (0 GPUs: the nodes' CPUs)")
+        from lmtui.project.load import project_text
+        from lmtui.runs.launcher import naming_overrides, preflight
+        from lmtui.runs.queue import Machine
+
+        # the checks of `lmtui run`, the request against the target nodes rather than this machine
+        target = Machine(list(range(args.gpus_per_node)), 1, label=f"each target node (--gpus-per-node "
+                         f"{args.gpus_per_node})", slots_hint="one run per node")
+        with naming_overrides(args.project, args.set):
+            preflight(project, project_text(project), deep=False, target=target)
         text = slurm.slurm_script(project, args.nodes, args.gpus_per_node, args.partition, args.time)
         out = Path(args.output or f"{project.project.name}.sbatch")
     else:
@@ -146,8 +156,8 @@ def register(sub) -> None:
     p.add_argument("--dir", action="append", metavar="FOLDER", help="also look for runs in FOLDER (repeatable)")
     p.add_argument("project", nargs="?", metavar="PROJECT.toml", help="`lmtui export slurm|accelerate PROJECT.toml`: "
                    "an sbatch script or an accelerate config for a multi-node run (docs/scaling.md)")
-    p.add_argument("--nodes", type=int, metavar="N", help="slurm, accelerate: machines")
-    p.add_argument("--gpus-per-node", type=int, metavar="N", help="slurm, accelerate: GPUs (processes) per machine")
+    p.add_argument("--nodes", type=option(int, minimum=1), metavar="N", help="slurm, accelerate: machines")
+    p.add_argument("--gpus-per-node", type=option(int, minimum=0), metavar="N", help="slurm, accelerate: GPUs (processes) per machine")
     p.add_argument("--partition", metavar="NAME", help="slurm: the partition (queue) to submit to")
     p.add_argument("--time", metavar="LIMIT", help="slurm: the time limit, e.g. 04:00:00")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -29,21 +29,15 @@ def cmd_new(args) -> int:
 
 
 def cmd_check(args) -> int:
-    """Check every file given, printing ``FILE: ok`` or its error; 2 when any failed, else 0."""
-    from lmtui.project.deep_check import check_device, deep_check
-    from lmtui.project.sample_check import sample_check
+    """Check every file given, printing ``FILE: ok`` or its error; 2 when any failed, else 0.
+    The checks are those `lmtui run` makes before it writes anything (:func:`lmtui.runs.launcher.preflight`)."""
+    from lmtui.runs.launcher import preflight
 
     failed = 0
     for file in args.files:
         try:
             project = load_project(file)
-            text = project_text(project)
-            summary = None
-            if args.deep:
-                summary = deep_check(project, text)
-            else:
-                check_device(project, text)
-                sample_check(project, text)
+            summary = preflight(project, project_text(project), deep=args.deep)  # the checks of `lmtui run`
         except LmtuiError as exc:
             failed += 1
             print(f"error: {exc.format()}", file=sys.stderr)

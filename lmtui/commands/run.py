@@ -189,9 +189,15 @@ def cmd_prepare(args) -> int:
             log(f"{e['phase']}: {e['documents']:,} documents, {data_progress_info(e)}, in {e['seconds']:.1f} s")
 
     with progress:
+        if args.verify:
+            from lmtui.data.corpus import verify_corpus_digests
+            from lmtui.project.paths import cache_dir
+
+            n = verify_corpus_digests(project, cache_dir(project))
+            log(f"verified the digests of {n} corpus file(s) in full")
         folder, cached = prepare_tokenizer(project, log=log, progress=report)
         log(f"tokenizer: {folder}{' (cached)' if cached else ''}")
-        data, meta, cached = prepare_dataset(project, folder, log=log, progress=report)
+        data, meta, cached = prepare_dataset(project, folder, log=log, progress=report, verify=args.verify)
     log(f"dataset: {data}{' (cached)' if cached else ''}: {meta['train_tokens']:,} training and "
         f"{meta['validation_tokens']:,} validation tokens; {time.perf_counter() - t0:.2f} s")
     if len(meta.get("sources", [])) > 1:
@@ -215,4 +221,7 @@ def register(sub) -> None:
     p = sub.add_parser("prepare", help="build the tokenizer and the token cache only (no training)")
     p.add_argument("project", metavar="PROJECT.toml")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a project key")
+    p.add_argument("--verify", action="store_true",
+                   help="hash every corpus and cache file again instead of trusting their remembered size, mtime "
+                        "and inode (a file changed in place then gets a new cache)")
     p.set_defaults(func=cmd_prepare)

@@ -13,6 +13,7 @@ import sys
 import time
 
 from lmtui.errors import RunError
+from lmtui.numbers import option
 
 
 def _catalog(args):
@@ -162,12 +163,12 @@ def register(sub) -> None:
 
     p = run_parser("logs", "print a run's log (train.log)")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines until the run ends")
-    p.add_argument("-n", "--tail", type=int, metavar="N", help="start with the last N lines only")
+    p.add_argument("-n", "--tail", type=option(int, minimum=0), metavar="N", help="start with the last N lines only")
     p.set_defaults(func=cmd_logs)
 
     p = run_parser("stop", "stop a run: it writes a checkpoint and exits (--force kills it)")
     p.add_argument("--force", action="store_true", help="kill every process of the run at once (no checkpoint)")
-    p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait up to SECONDS for it to stop")
+    p.add_argument("--wait", type=option(float, minimum=0), default=0, metavar="SECONDS", help="wait up to SECONDS for it to stop")
     p.set_defaults(func=cmd_stop)
 
     p = run_parser("resume", "restart a stopped, pruned, failed or crashed run from its last checkpoint")

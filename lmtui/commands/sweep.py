@@ -15,6 +15,7 @@ import json
 import sys
 
 from lmtui.errors import LmtuiError
+from lmtui.numbers import option
 
 
 def _find(args):
@@ -162,17 +163,17 @@ def register(sub) -> None:
     p.add_argument("--range", action="append", default=[], metavar="KEY=LOW:HIGH[:log]",
                    help="random search: draw the key uniformly (or log-uniformly) in the range (needs --samples, "
                         "or --search tpe|random with --trials)")
-    p.add_argument("--samples", type=int, metavar="N", help="random search: draw N points instead of the full grid")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the random search (default: [sweep] seed)")
+    p.add_argument("--samples", type=option(int, minimum=0), metavar="N", help="random search: draw N points instead of the full grid")
+    p.add_argument("--seed", type=option(int), metavar="N", help="seed of the random search (default: [sweep] seed)")
     p.add_argument("--metric", metavar="METRIC", help="sort by loss (default), perplexity, accuracy or "
                                                       "task:NAME:SPLIT:METRIC")
     p.add_argument("--search", choices=("tpe", "random", "grid"),
                    help="an Optuna search: TPE, random or grid sampler, one trial at a time per free slot or GPU "
                         "(default: [sweep] search; none: every point queued at once)")
-    p.add_argument("--trials", type=int, metavar="N", help="search: how many trials (grid: at most its size)")
+    p.add_argument("--trials", type=option(int, minimum=1), metavar="N", help="search: how many trials (grid: at most its size)")
     p.add_argument("--prune", choices=("asha", "hyperband", "median", "none"),
                    help="search: stop losing trials early on the held-out evaluation (default: [sweep] prune)")
-    p.add_argument("--parallel", type=int, metavar="N",
+    p.add_argument("--parallel", type=option(int, minimum=1), metavar="N",
                    help="search: trials at once (default: what the queue can run: CPU slots or GPUs per trial)")
     p.add_argument("--dry-run", action="store_true", help="print the points and their overrides; start nothing")
     p.add_argument("--json", action="store_true", help="status: print JSON instead of a table")

@@ -162,6 +162,51 @@ def _open_binary(path: Path):
     return raw, raw
 
 
+SNIFF_BYTES = 64 << 10
+# Byte-order marks of the encodings a corpus must not be in (UTF-32 first: its LE mark starts with UTF-16's).
+FOREIGN_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32LE"), (codecs.BOM_UTF32_BE, "UTF-32BE"),
+                (codecs.BOM_UTF16_LE, "UTF-16LE"), (codecs.BOM_UTF16_BE, "UTF-16BE"))
+INVALID_SHARE = 0.2  # more than this share of invalid UTF-8 in the first bytes: not UTF-8 at all
+
+
+def sniff_encoding(path: Path) -> str | None:
+    """Why the text file ``path`` is not UTF-8, from its first :data:`SNIFF_BYTES` (decompressed),
+    or None when it reads as UTF-8 (a UTF-8 byte-order mark is fine: it is dropped).
+
+    Detected: a UTF-16 or UTF-32 byte-order mark; NUL bytes in more than a tenth of the bytes
+    (UTF-16/32 without a mark: which half of each pair holds them gives the byte order); more than
+    :data:`INVALID_SHARE` of the bytes in invalid UTF-8 sequences (a legacy 8-bit encoding such
+    as Latin-1 or cp1252, or not text). Returns a phrase naming the encoding, e.g.
+    ``"UTF-16LE (byte-order mark)"``.
+
+    Raises:
+        CorpusError: the file cannot be read or decompressed.
+    """
+    fh, raw = _open_binary(path)
+    with raw, fh:
+        try:
+            head = fh.read(SNIFF_BYTES)
+        except Exception as exc:  # OSError, gzip.BadGzipFile, EOFError, zstandard.ZstdError
+            raise CorpusError(f"cannot read {path.name}: {type(exc).__name__}: {exc}", file=str(path),
+                              hint="fix or remove this file") from None
+    for bom, name in FOREIGN_BOMS:
+        if head.startswith(bom):
+            return f"{name} (byte-order mark)"
+    if not head:
+        return None
+    nuls = head.count(0)
+    if nuls > len(head) / 10:
+        even = head[0::2].count(0)
+        if nuls > len(head) / 3 * 2:
+            return "UTF-32 (no byte-order mark; most bytes are NUL)"
+        return f"UTF-16{'BE' if even > nuls - even else 'LE'} (no byte-order mark; every other byte is NUL)"
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=False)
+    bad = text.count("\ufffd") - head.count("\ufffd".encode("utf-8"))  # less replacement characters in the file
+    if bad > len(head) * INVALID_SHARE / 2:  # about one replacement per invalid sequence of 1-2 bytes
+        return f"not UTF-8 ({bad:,} invalid sequences in its first {len(head):,} bytes: Latin-1, cp1252 or not text)"
+    return None
+
+
 def _decoded_lines(path: Path, stats: CorpusStats) -> Iterator[str]:
     """Lines of ``path`` without line endings, invalid UTF-8 replaced and counted, a UTF-8 byte
     order mark at the start of the file dropped (Windows editors write one; kept, it would become
@@ -494,6 +539,19 @@ def corpus_files(project) -> tuple[list[Path], list[Path]]:
     sources = project_sources(project)
     return ([Path(p) for s in sources for p in s.files + s.hf_data_files],
             [Path(p) for s in sources for p in s.validation_files])
+
+
+def verify_corpus_digests(project, cache_dir: str) -> int:
+    """Hash every corpus file of ``project`` again, whatever its remembered stamp, and update
+    ``digests.json`` (:func:`lmtui.data.fingerprint.file_digests` with ``verify``): afterwards
+    :func:`corpus_fingerprint` reflects the files' contents even if one changed without its size,
+    mtime or inode changing. Returns the number of files hashed."""
+    from lmtui.data.fingerprint import file_digests
+    from lmtui.data.sources import project_sources
+
+    paths = [Path(p) for s in project_sources(project) for p in s.files + s.validation_files + s.hf_data_files]
+    file_digests(paths, cache_dir, verify=True)
+    return len(paths)
 
 
 def corpus_fingerprint(project, cache_dir: str) -> str:

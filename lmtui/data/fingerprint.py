@@ -2,7 +2,11 @@
 
 File digests are BLAKE2b over the bytes. To keep a cached start fast, each file's digest
 is remembered in ``<cache_dir>/digests.json`` under its (path, size, mtime_ns, inode); a
-file whose size or modification time changed is hashed again.
+file whose size, modification time or inode changed is hashed again. That fast path trusts the
+stamp: a file rewritten in place to the same size with its mtime set back (``touch -r``, some
+copy tools) keeps its old digest. ``verify=True`` (`lmtui prepare --verify`, and the resume of
+a crashed run) hashes every file again. A ``digests.json`` that does not validate (empty, cut
+short, of the wrong shape) is rebuilt, with a warning naming it (:mod:`lmtui.state`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 from pathlib import Path
 
 from lmtui.fsutil import atomic_write_json
+from lmtui.state import read_json_cache
 
 
 def digest_bytes(*parts: object) -> str:
@@ -29,29 +34,44 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def files_digest(paths: list[Path], cache_dir: str | os.PathLike) -> str:
-    """One digest over the contents of ``paths`` (in order), memoised per file in the cache folder."""
-    return digest_bytes(file_digests(paths, cache_dir))
+def files_digest(paths: list[Path], cache_dir: str | os.PathLike, *, verify: bool = False) -> str:
+    """One digest over the contents of ``paths`` (in order), memoised per file in the cache folder
+    (``verify``: every file hashed again, :func:`file_digests`)."""
+    return digest_bytes(file_digests(paths, cache_dir, verify=verify))
 
 
-def file_digests(paths: list[Path], cache_dir: str | os.PathLike) -> list[str]:
+def _memo_check(value) -> str | None:
+    if not isinstance(value, dict):
+        return "it holds a list or a value where an object of files belongs"
+    return None
+
+
+def _entry_ok(entry) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("stamp"), str)
+            and isinstance(entry.get("digest"), str))
+
+
+def file_digests(paths: list[Path], cache_dir: str | os.PathLike, *, verify: bool = False) -> list[str]:
     """The content digest of each of ``paths``, memoised in ``<cache_dir>/digests.json`` under
-    (size, mtime_ns, inode), so an unchanged file is not read again."""
+    (size, mtime_ns, inode), so an unchanged file is not read again.
+
+    Args:
+        verify: hash every file again, whatever its stamp (the memo is updated with the result).
+    """
     memo_path = Path(cache_dir) / "digests.json"
-    try:
-        memo = json.loads(memo_path.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    changed = False
+    memo = read_json_cache(memo_path, _memo_check, what="the file-digest cache",
+                           rebuild="hashing the files again and rewriting it")
+    changed = memo is None and memo_path.exists()
+    memo = memo or {}
     digests = []
     for p in paths:
         st = p.stat()
         stamp = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
         entry = memo.get(str(p))
-        if not entry or entry.get("stamp") != stamp:
-            entry = {"stamp": stamp, "digest": file_digest(p)}
-            memo[str(p)] = entry
-            changed = True
+        if verify or not _entry_ok(entry) or entry["stamp"] != stamp:
+            fresh = {"stamp": stamp, "digest": file_digest(p)}
+            changed = changed or fresh != entry
+            memo[str(p)] = entry = fresh
         digests.append(entry["digest"])
     if changed:
         atomic_write_json(memo_path, memo)

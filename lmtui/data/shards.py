@@ -13,14 +13,15 @@ Build folder ``<cache_dir>/datasets/.build-<fingerprint>/``::
                     the token ids and the int64 document lengths of shard NNNNN's documents
 
 A shard is written, flushed, digested, then recorded; a shard file that does not match its
-record (or a shard not recorded) is discarded on resume, with every later shard.
+record (or a shard not recorded) is discarded on resume, with every later shard; a
+``shards.json`` or ``owner.json`` that does not validate (:mod:`lmtui.state`) is treated as absent
+(the build starts over, with a warning naming it).
 :func:`clean_stale` removes the ``.tmp-*`` folders of writers that are gone (issue 15).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 from pathlib import Path
@@ -29,6 +30,30 @@ from lmtui.data.fingerprint import file_digest
 from lmtui.errors import CorpusError
 from lmtui.fsutil import atomic_write_json
 from lmtui.procs import pid_alive, process_start_time
+from lmtui.state import is_type, object_check, read_json_cache
+
+_OWNER_CHECK = object_check({"pid": int}, {"start_time": (float, type(None))})
+
+
+def read_owner(folder: Path) -> dict:
+    """``folder/owner.json`` when it validates (pid an integer), else {} (missing or of the wrong shape)."""
+    return read_json_cache(folder / OWNER, _OWNER_CHECK, what="the writer record owner.json",
+                           rebuild="treating its writer as unknown") or {}
+
+
+def _manifest_check(value) -> str | None:
+    problem = object_check({"settings": dict, "shards": list})(value)
+    if problem:
+        return problem
+    shard_check = object_check({"number": int, "documents": int, "counts": dict, "files": dict})
+    for shard in value["shards"]:
+        problem = shard_check(shard)
+        if problem:
+            return f"a shard record: {problem}"
+        for info in shard["files"].values():
+            if not isinstance(info, dict) or not is_type(info.get("bytes"), int) or not isinstance(info.get("digest"), str):
+                return "a shard's file record is not {bytes, digest}"
+    return None
 
 OWNER = "owner.json"
 
@@ -45,11 +70,10 @@ def mark_owner(folder: Path) -> None:
 
 def owner_gone(folder: Path) -> bool:
     """Whether the process recorded in ``folder/owner.json`` is gone (False when none is recorded)."""
-    try:
-        owner = json.loads((folder / OWNER).read_text())
-    except (OSError, ValueError):
+    owner = read_owner(folder)
+    if not owner:
         return False
-    return not pid_alive(owner.get("pid"), owner.get("start_time"))
+    return not pid_alive(owner["pid"], owner.get("start_time"))
 
 
 def clean_stale(parent: Path) -> list[Path]:
@@ -87,20 +111,15 @@ class ShardBuild:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock.close()
-            try:
-                owner = json.loads((folder / OWNER).read_text())
-            except (OSError, ValueError):
-                owner = {}
+            owner = read_owner(folder)
             raise CorpusError(f"another process (pid {owner.get('pid', '?')}) is building this token cache",
                               file=str(folder),
                               hint="wait for it to finish, or stop it; the next run reuses its work") from None
         mark_owner(folder)
         self.settings = settings
         self.shards: list[dict] = []
-        try:
-            manifest = json.loads((folder / "shards.json").read_text())
-        except (OSError, ValueError):
-            manifest = {}
+        manifest = read_json_cache(folder / "shards.json", _manifest_check, what="the shard record shards.json",
+                                   rebuild="starting the token cache build over") or {}
         if manifest.get("settings") == settings:
             for shard in manifest.get("shards", []):
                 if not self._intact(shard):

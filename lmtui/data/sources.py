@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmtui.errors import ProjectError
+from lmtui.numbers import range_problem
 from lmtui.project.lines import line_of
 
 SOURCE_KEYS = {"files": list, "validation_files": list, "format": str, "text_column": str,
@@ -157,6 +158,7 @@ def check_sources(project, text: str) -> None:
                            line=line_of(text, "corpus", "train_files"),
                            hint='list your text files, e.g. train_files = ["data/*.txt"], or set hf_dataset, '
                                 'or name several sources as [corpus.sources.NAME] tables')
+    check_csv_dialect(project, text)
     sources = project_sources(project, text)
     choices = {f: CorpusSection.__dataclass_fields__[f].metadata["choices"] for f in ("format", "document_delimiter")}
     for s in sources:
@@ -176,8 +178,9 @@ def check_sources(project, text: str) -> None:
                                    hint=f"choose one of: {', '.join(allowed)}")
         for key in ("weight", "epochs"):
             value = getattr(s, key)
-            if value is not None and value <= 0:
-                raise ProjectError(f"{key} {value:g} of source {s.name!r} is not positive",
+            if value is not None and (range_problem(value) or value <= 0):  # nan <= 0 is False: finite first
+                what = "a finite number" if range_problem(value) else "positive"
+                raise ProjectError(f"{key} {value:g} of source {s.name!r} is not {what}",
                                    **_where(project, text, s.name, key),
                                    hint=f"give a {key} above 0, or remove the source to leave it out")
     if c.sources:
@@ -191,6 +194,32 @@ def check_sources(project, text: str) -> None:
             missing = next(s for s in sources if s.weight is None)
             raise ProjectError(f"source {missing.name!r} has no weight while others do",
                                **_where(project, text, missing.name, None), hint="give every source a weight")
+
+
+def check_csv_dialect(project, text: str) -> None:
+    """The [corpus] ``csv_delimiter`` and ``csv_quotechar``, blamed on the key the user wrote.
+
+    Raises:
+        ProjectError: a separator that is not one character ("" keeps the format's own), a quote
+            that is not one character, either of them a line break (rows end at line breaks), or
+            the two the same character.
+    """
+    c = project.corpus
+    file = project.path or "<project>"
+
+    def fail(key, message, hint):
+        raise ProjectError(message, file=file, key=f"corpus.{key}", line=line_of(text, "corpus", key), hint=hint)
+
+    for key, value, allow_empty in (("csv_delimiter", c.csv_delimiter, True), ("csv_quotechar", c.csv_quotechar, False)):
+        if (value or not allow_empty) and len(value) != 1:
+            fail(key, f"{key} {value!r} is not one character", 'write one character, e.g. ";" or "\\t"'
+                 + (' (or "" for the format\'s own)' if allow_empty else ""))
+        if value in ("\n", "\r"):
+            fail(key, f"{key} {value!r} is a line break: rows of a CSV/TSV file end at line breaks",
+                 'choose another character, e.g. ";" or "|"')
+    if c.csv_delimiter and c.csv_delimiter == c.csv_quotechar:
+        fail("csv_quotechar", f"csv_quotechar {c.csv_quotechar!r} is also the csv_delimiter",
+             "give the quote and the separator different characters")
 
 
 def is_mixture(project) -> bool:

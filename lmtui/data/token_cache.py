@@ -22,12 +22,15 @@ same bytes as one built in one go.
 The fingerprint covers the corpus contents, the [corpus] settings and the exact tokenizer
 (its tokenizer.json bytes). On load the sizes and digests are checked (digests remembered
 under size, mtime and inode, so a cached start costs no reading), and a truncated or
-overwritten cache is rebuilt, never used.
+overwritten cache is rebuilt, never used. The fast path trusts that a file whose size, mtime
+and inode did not change holds the same bytes; ``verify=True`` (`lmtui prepare --verify`, and
+the resume of a crashed run) hashes every corpus and cache file again instead. A ``meta.json``
+or ``shards.json`` that does not validate (:mod:`lmtui.state`) means a rebuild, with a warning.
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import shutil
 import time
 from itertools import chain
@@ -44,6 +47,7 @@ from lmtui.data.stream import CorpusStream
 from lmtui.errors import CorpusError
 from lmtui.fsutil import atomic_folder, atomic_write_json
 from lmtui.project.paths import cache_dir
+from lmtui.state import is_type, object_check, read_json_cache
 
 CACHE_VERSION = 2
 ENCODE_BATCH = 4096
@@ -80,22 +84,39 @@ def _encode(tokenizer, texts: list[str]) -> list[list[int]]:
     return [e.ids for e in tokenizer.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=True)]
 
 
-def verify_cache(folder: Path, memo_dir: Path | None = None) -> dict | None:
+def _meta_check(value) -> str | None:
+    problem = object_check({"version": int, "dtype": str, "files": dict, "train_tokens": int,
+                            "validation_tokens": int}, {"sources": list})(value)
+    if problem is None:
+        bad = [n for n, info in value["files"].items()
+               if not isinstance(info, dict) or not is_type(info.get("bytes"), int) or not isinstance(info.get("digest"), str)]
+        if bad:
+            return f"the record of {bad[0]!r} is not {{bytes, digest}}"
+    return problem
+
+
+def read_meta(folder: Path, on_invalid=None) -> dict | None:
+    """The cache's meta.json when it validates, else None (a warning names a file of the wrong shape)."""
+    return read_json_cache(folder / "meta.json", _meta_check, what="the token cache's meta.json",
+                           rebuild="rebuilding the cache", on_invalid=on_invalid)
+
+
+def verify_cache(folder: Path, memo_dir: Path | None = None, *, verify: bool = False) -> dict | None:
     """The cache's meta.json if every file has its recorded size and digest, else None.
 
     With ``memo_dir``, digests come from :func:`lmtui.data.fingerprint.file_digests` (remembered
     under size, mtime and inode), so a cached start does not re-read gigabytes of tokens; a file
-    written since (truncated, overwritten) is hashed again.
+    written since (truncated, overwritten) is hashed again. ``verify`` hashes every file again.
     """
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-        if meta.get("version") != CACHE_VERSION:
+        meta = read_meta(folder)
+        if meta is None or meta.get("version") != CACHE_VERSION:
             return None
         for name, info in meta["files"].items():
             p = folder / name
             if p.stat().st_size != info["bytes"]:
                 return None
-            digest = file_digests([p], memo_dir)[0] if memo_dir is not None else file_digest(p)
+            digest = (file_digests([p], memo_dir, verify=verify)[0] if memo_dir is not None else file_digest(p))
             if digest != info["digest"]:
                 return None
         return meta
@@ -171,6 +192,43 @@ def _fill(stream: CorpusStream, build: ShardBuild, tokenizer, dtype, shard_bytes
         flush()
     if shard is not None:
         shard.finish()
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DiskFullError(CorpusError):
+    """The disk (or quota) filled up while the token cache was written; its finished shards are kept."""
+
+
+def disk_full_error(folder: Path, needed: int | None, phase: str, *, shards: bool = True) -> DiskFullError:
+    """The one message of a full disk (or quota) while writing ``folder``: the folder, the space
+    ``needed`` (bytes; None when unknown) and the space free now (``shutil.disk_usage``).
+
+    Args:
+        phase: what was being done, e.g. ``"publishing the token cache in"``.
+        shards: finished shards are kept (the hint says the build resumes from them).
+    """
+    from lmtui.fmt import fmt_bytes
+
+    where = folder
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = fmt_bytes(shutil.disk_usage(where).free)
+    except OSError:
+        free = "unknown"
+    need = f"needs about {fmt_bytes(needed)} more" if needed else "needs more space"
+    resume = ": the finished shards are kept and the build resumes from them" if shards else ""
+    return DiskFullError(f"the disk is full while {phase} {folder}: it {need} there, {free} is free",
+                         file=str(folder), hint="free space there (or set [project] cache_dir to a folder on a "
+                                                f"larger disk) and run again{resume}")
+
+
+def _publish_bytes(build: ShardBuild) -> int:
+    """Bytes the published cache takes: the shards' token files plus one offset per document."""
+    return sum(info["bytes"] + (8 if name.endswith(".len") else 0)
+               for shard in build.shards for name, info in shard["files"].items())
 
 
 def _publish(build: ShardBuild, folder: Path, stream: CorpusStream, dtype, vocab_size: int, t0: float) -> dict:
@@ -258,14 +316,31 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print, progress:
                 log(f"resuming the token cache after {len(build.shards)} finished shard(s) "
                     f"({build.documents_done:,} documents)")
             meter = ProgressMeter("dataset", stream.total_bytes, progress)
-            _fill(stream, build, tokenizer, dtype, shard_bytes, meter)
+            try:
+                _fill(stream, build, tokenizer, dtype, shard_bytes, meter)
+            except OSError as exc:
+                if exc.errno not in DISK_FULL:
+                    raise
+                done = stream.stats.disk_bytes or 1
+                written = sum(info["bytes"] for sh in build.shards for info in sh["files"].values())
+                rest = int(written / done * max(0, stream.total_bytes - done)) if stream.total_bytes else None
+                build.close(remove=False)
+                raise disk_full_error(build.folder, rest, "writing the shards of the token cache in") from None
             found = stream.fallback_flips()
             if found == flips:
                 break
             flips = found
             build.restart(settings())
         meter.done()
-        meta = _publish(build, folder, stream, dtype, len(tokenizer), t0)
+        try:
+            meta = _publish(build, folder, stream, dtype, len(tokenizer), t0)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL:
+                raise
+            build.close(remove=False)
+            raise disk_full_error(folder, _publish_bytes(build), "publishing the token cache in") from None
+    except DiskFullError:
+        raise  # the build folder is kept (closed above): the next run resumes from its shards
     except CorpusError:
         build.close(remove=True)
         raise
@@ -277,18 +352,25 @@ def build_cache(project, tokenizer_dir: Path, folder: Path, log=print, progress:
 
 
 def prepare_dataset(project, tokenizer_dir: Path, log=print,
-                    progress: Callable | None = None) -> tuple[Path, dict, bool]:
+                    progress: Callable | None = None, *, verify: bool = False) -> tuple[Path, dict, bool]:
     """Make sure the token cache of ``project`` exists and is intact (building or resuming it).
+
+    Args:
+        verify: hash every file of the cache again instead of trusting its remembered (size,
+            mtime, inode) stamp. The corpus files are verified by
+            :func:`lmtui.data.corpus.verify_corpus_digests`, called first (before the tokenizer
+            stage, whose fingerprint covers them too): a corpus file changed in place then gives
+            a new fingerprint, hence a new cache.
 
     Returns:
         (cache folder, meta, cached): ``cached`` is True when an intact cache was reused.
 
     Raises:
-        CorpusError: the corpus cannot be read or is empty.
+        CorpusError: the corpus cannot be read or is empty, or the disk is full.
     """
     folder = Path(cache_dir(project)) / "datasets" / dataset_fingerprint(project, tokenizer_dir)
     if folder.exists():
-        meta = verify_cache(folder, Path(cache_dir(project)))
+        meta = verify_cache(folder, Path(cache_dir(project)), verify=verify)
         if meta is not None:
             return folder, meta, True
         log(f"token cache {folder} is incomplete or corrupted: rebuilding it")
@@ -320,7 +402,7 @@ class TokenCache:
     @property
     def tokens(self) -> np.ndarray:
         if self._tokens is None:
-            meta = json.loads((self.folder / "meta.json").read_text())
+            meta = self._meta()
             self._tokens = np.memmap(self.folder / f"{self.split}.bin", dtype=np.dtype(meta["dtype"]), mode="r")
         return self._tokens
 
@@ -335,12 +417,23 @@ class TokenCache:
         """Per source of a mixture: ``name``, ``share`` (its share of the training tokens, from a
         run's view, :func:`lmtui.data.mixture.write_view`; else None: its natural share) and this
         split's ``documents`` and ``tokens`` [start, end) ranges; empty for one source."""
-        meta = json.loads((self.folder / "meta.json").read_text())
+        meta = self._meta()
         sources = meta.get("sources") or []
         if len(sources) < 2:
             return []
         shares = meta.get("mixture") or {}
         return [{"name": s["name"], "share": shares.get(s["name"]), **s[self.split]} for s in sources]
+
+    def _meta(self) -> dict:
+        from lmtui.state import read_json_state
+
+        check = object_check({"dtype": str}, {"sources": list, "mixture": dict})  # what a reader of the split needs
+        meta = read_json_state(self.folder / "meta.json", check, what="the token cache's meta.json",
+                               fix="run `lmtui prepare --verify` (or run again) to rebuild the cache")
+        if meta is None:
+            raise CorpusError("the token cache has no meta.json", file=str(self.folder),
+                              hint="run `lmtui prepare --verify` (or run again) to rebuild the cache")
+        return meta
 
     @property
     def num_documents(self) -> int:

@@ -207,6 +207,25 @@ def preview(tokenizer, documents: list[str], n: int = 5) -> list[list[str]]:
     return [tokenizer.convert_ids_to_tokens(tokenizer(doc[:300])["input_ids"]) for doc in documents[:n]]
 
 
+def cached_tokenizer_ok(folder: Path, log=print) -> bool:
+    """Whether the cached tokenizer ``folder`` holds a tokenizer.json (an object with a ``model``)
+    and a tokenizer_config.json (an object) that parse: a cut-short or half-written one is
+    reported through ``log`` (naming the file) and retrained, never loaded (:mod:`lmtui.state`)."""
+    from lmtui.state import object_check, read_json_cache
+
+    if not folder.is_dir():
+        return False
+    checks = {"tokenizer.json": object_check({"model": dict}), "tokenizer_config.json": object_check()}
+    for name, check in checks.items():
+        value = read_json_cache(folder / name, check, what=f"the cached tokenizer's {name}",
+                                rebuild="training the tokenizer again", on_invalid=lambda m: log(f"warning: {m}"))
+        if value is None:
+            if not (folder / name).exists():
+                log(f"warning: the cached tokenizer {folder} has no {name}: training the tokenizer again")
+            return False
+    return True
+
+
 def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | None = None) -> tuple[Path, bool]:
     """Make sure the project's tokenizer exists in the cache (or at its path).
 
@@ -219,7 +238,7 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
     Raises:
         ProjectError: ``[tokenizer] path`` (or else the model ``init_from`` names,
             :func:`lmtui.project.init_from.resolve_init_from`) does not hold a loadable tokenizer.
-        CorpusError: the corpus cannot be read.
+        CorpusError: the corpus cannot be read, or the disk is full (naming the folder and the space free).
     """
     t = project.tokenizer
     if project.distill.teacher:  # a distillation reads the teacher's token ids (lmtui.distill.checks)
@@ -236,7 +255,7 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
         return folder, True
     fp = tokenizer_fingerprint(project)
     folder = Path(cache_dir(project)) / "tokenizers" / fp
-    if (folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file():
+    if cached_tokenizer_ok(folder, log):
         return folder, True
     clean_stale(folder.parent)
     limits = [f"{t.max_training_documents:,} documents" if t.max_training_documents else "",
@@ -258,9 +277,16 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
     fast = train_tokenizer(keep_head(docs), t.kind, vocab_size=t.vocab_size, min_frequency=t.min_frequency,
                            lowercase=t.lowercase, model_max_length=project.training.max_seq_length)
     log(f"tokenizer trained on {meter.documents:,} documents ({stats.bytes:,} bytes read)")
-    with atomic_folder(folder) as tmp:
-        mark_owner(tmp)
-        fast.save_pretrained(tmp)
-        (tmp / "preview.json").write_text(json.dumps(preview(fast, head)))
-        (tmp / "owner.json").unlink()
+    try:
+        with atomic_folder(folder) as tmp:
+            mark_owner(tmp)
+            fast.save_pretrained(tmp)
+            (tmp / "preview.json").write_text(json.dumps(preview(fast, head)))
+            (tmp / "owner.json").unlink()
+    except OSError as exc:
+        from lmtui.data.token_cache import DISK_FULL, disk_full_error
+
+        if exc.errno not in DISK_FULL:
+            raise
+        raise disk_full_error(folder, None, "saving the trained tokenizer to", shards=False) from None
     return folder, False

@@ -167,10 +167,7 @@ def _check_teacher_layers(project, config: dict, source, fail) -> None:
                      f"remove {name} from config_overrides, or use [distill] init = \"random\"")
     teacher_n = teacher_layer_count(config)
     student_n = student_layer_count(project, config)
-    if student_n > teacher_n:
-        fail(f"the student has {student_n} layers, more than the teacher's {teacher_n} ({source.origin})",
-             "model", "config_overrides", f"use at most {teacher_n} student layers")
-    if d.layers:
+    if d.layers:  # checked first: a repeated or out-of-range list is the key the user wrote
         bad = [i for i in d.layers if not 0 <= i < teacher_n]
         if bad:
             fail(f"layers {bad} out of range: the teacher ({source.origin}) has layers 0 to {teacher_n - 1}",
@@ -178,6 +175,13 @@ def _check_teacher_layers(project, config: dict, source, fail) -> None:
         if len(set(d.layers)) != len(d.layers):
             fail(f"layers {d.layers} names a teacher layer twice", "distill", "layers",
                  "list each teacher layer at most once")
+    if student_n > teacher_n:
+        if depth_override(project) is None and d.layers:  # the depth is one per entry of layers
+            fail(f"layers lists {student_n} layers, more than the teacher's {teacher_n} ({source.origin})",
+                 "distill", "layers", f"list at most {teacher_n} teacher layers")
+        fail(f"the student has {student_n} layers, more than the teacher's {teacher_n} ({source.origin})",
+             "model", "config_overrides", f"use at most {teacher_n} student layers")
+    if d.layers:
         if len(d.layers) != student_n:
             longer = "longer than" if len(d.layers) > student_n else "shorter than"
             fail(f"layers has {len(d.layers)} entries, {longer} the student's {student_n} layers",

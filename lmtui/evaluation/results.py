@@ -105,10 +105,12 @@ def default_label(results: dict) -> str | None:
 # ----------------------------------------------------------------------------- state.json
 
 def read_state(run_path: str | os.PathLike) -> dict:
+    """eval/state.json ({} when missing, unreadable, or not a JSON object)."""
     try:
-        return json.loads(state_file(run_path).read_text(encoding="utf-8"))
+        state = json.loads(state_file(run_path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def write_state(run_path: str | os.PathLike, **changes) -> dict:

@@ -26,6 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from lmtui.distill.checks import check_distill
 from lmtui.errors import ProjectError
+from lmtui.numbers import range_problem
 from lmtui.project import presets
 from lmtui.project.init_from import check_against_model
 from lmtui.project.lines import line_of
@@ -94,10 +95,11 @@ def _build_section(name: str, cls: type, table: Any, text: str, file: str):
             guess = _suggest(str(v), [str(c) for c in choices])
             hint = (f"did you mean '{guess}'? " if guess else "") + f"choose one of: {', '.join(choices)}"
             raise ProjectError(f"unknown value {v!r}", **where, hint=hint)
-        if lo is not None and v < lo:
-            raise ProjectError(f"{v!r} is below the minimum {lo}", **where, hint=f"use a value >= {lo}")
-        if hi is not None and v > hi:
-            raise ProjectError(f"{v!r} is above the maximum {hi}", **where, hint=f"use a value <= {hi}")
+        if (lo is not None or hi is not None) and range_problem(v, lo, hi):  # finite first (lmtui.numbers)
+            hint = f"use a value >= {lo}" if lo is not None and not (hi is not None and v > hi) else f"use a value <= {hi}"
+            if lo is not None and hi is not None:
+                hint = f"use a value from {lo} to {hi}"
+            raise ProjectError(range_problem(v, lo, hi), **where, hint=hint)
         values[k] = v
     return cls(**values)
 

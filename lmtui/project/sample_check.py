@@ -155,6 +155,8 @@ def sample_corpus_file(path: Path, *, fmt: str, text_column: str, delimiter: str
     whole = size <= FULL_BYTES
     if kind == "parquet":
         _check_parquet(path, fail)
+    else:
+        _check_encoding(path, fail)
     limit = None if whole else SAMPLE_DOCUMENTS
     stats = _budget_stats(FULL_TEXT_BYTES if whole else SAMPLE_BYTES) if kind != "parquet" else None
     count, full = 0, False
@@ -179,6 +181,22 @@ def sample_corpus_file(path: Path, *, fmt: str, text_column: str, delimiter: str
     if kind == "jsonl" and not whole and not path.name.lower().endswith((".gz", ".zst")):
         _check_jsonl_tail(path, text_column, fail)
     return count, whole
+
+
+def _check_encoding(path: Path, fail) -> None:
+    """Refuse a text file that is not UTF-8 (:func:`lmtui.data.corpus.sniff_encoding`): read as
+    UTF-8, a UTF-16 file would train on NUL-interleaved replacement characters."""
+    from lmtui.data.corpus import sniff_encoding
+
+    try:
+        found = sniff_encoding(path)
+    except LmtuiError as exc:
+        fail(f"corpus file {str(path)!r}: {exc.message}", None, exc.hint)
+    if found:
+        source = found.split(" ")[0] if found[:3] == "UTF" else "LATIN1"
+        fail(f"corpus file {str(path)!r} is {found}, but corpus files are read as UTF-8", None,
+             f"convert it to UTF-8, e.g. `iconv -f {source} -t UTF-8 {path.name} > {path.stem}.utf8{path.suffix}`, "
+             "and list the converted file")
 
 
 def _check_parquet(path: Path, fail) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from lmtui import hardware
 from lmtui.errors import LmtuiError
+from lmtui.numbers import env_number
 
 FAKE_GPUS_ENV = "LMTUI_FAKE_GPUS"
 SLOTS_ENV = "LMTUI_SLOTS"
@@ -69,9 +70,4 @@ def slot_count() -> int:
     Raises:
         LmtuiError: ``LMTUI_SLOTS`` is not a positive integer.
     """
-    value = os.environ.get(SLOTS_ENV, "").strip()
-    if not value:
-        return DEFAULT_SLOTS
-    if not value.isdigit() or int(value) < 1:
-        raise LmtuiError(f"{SLOTS_ENV}={value!r} is not a positive integer", hint=f"write e.g. {SLOTS_ENV}=2")
-    return int(value)
+    return env_number(SLOTS_ENV, DEFAULT_SLOTS, int, minimum=1)

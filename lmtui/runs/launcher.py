@@ -112,12 +112,45 @@ def load_with_overrides(path: str, overrides: list[str] | None = None) -> Projec
     return project
 
 
+def preflight(project: Project, text: str = "", *, deep: bool = True, target: queue.Machine | None = None) -> str | None:
+    """Every check a run gets before anything is written, one function for `lmtui check`,
+    `lmtui run`, `lmtui sweep`, the TUI's launch dialog (both through :func:`validate`) and
+    `lmtui export slurm`:
+
+    - the device (:func:`lmtui.project.deep_check.check_device`; skipped for a ``target``: it is
+      about the nodes, not this machine) and, with ``deep``, the model config
+      (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers);
+    - the bounded samples of every file the run reads and the folders it writes
+      (:func:`lmtui.project.sample_check.sample_check`);
+    - what it reserves against the GPUs and slots of this machine, or of ``target``
+      (:func:`lmtui.runs.queue.check_request`): a request that could never be served is refused
+      instead of waiting in the queue forever.
+
+    Returns:
+        the one-line summary of the model (``deep``), else None.
+
+    Raises:
+        ProjectError: any check fails. LmtuiError: ``LMTUI_SLOTS`` or ``LMTUI_FAKE_GPUS`` is malformed.
+    """
+    from lmtui.project.deep_check import check_device, deep_check
+    from lmtui.project.sample_check import sample_check
+
+    summary = None
+    if deep and target is None:
+        summary = deep_check(project, text)
+    else:
+        if target is None:
+            check_device(project, text)
+        sample_check(project, text)
+    queue.check_request(project, text, target)
+    return summary
+
+
 def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, str | None]:
     """Every check a run gets before anything is written: load with overrides
-    (:func:`load_with_overrides`), the device and the model config
-    (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers), what it
-    reserves against this machine's GPUs or slots (:func:`lmtui.runs.queue.check_request`), then the
-    publish stage's preflight.
+    (:func:`load_with_overrides`), then :func:`preflight` (the device, the model config, the
+    sampled files, what it reserves against this machine's GPUs or slots), then the publish
+    stage's preflight.
 
     Returns:
         (project, warning): ``warning`` says why the run's publish stage would fail (no token), else None.
@@ -125,15 +158,13 @@ def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, st
     Raises:
         ProjectError: any check fails.
     """
-    from lmtui.hub.stage import preflight
-    from lmtui.project.deep_check import deep_check
+    from lmtui.hub.stage import preflight as publish_preflight
 
     overrides = list(overrides or [])
     project = load_with_overrides(path, overrides)
     with naming_overrides(path, overrides):
-        deep_check(project, project_text(project))
-        queue.check_request(project, project_text(project))
-    return project, preflight(project)
+        preflight(project, project_text(project))
+    return project, publish_preflight(project)
 
 
 def latest_run(project: Project) -> RunDir | None:
@@ -244,6 +275,8 @@ def prepared(project: Project, *, fresh: bool = False,
             if _corpus_changed(run, project):
                 raise _corpus_changed_error(run, project.path)
             atomic_write_text(run.project_file, frozen_text(project))
+            if crashed(run):
+                run.update_state(verify=True)  # its driver verifies every digest (start_driver)
             yield run, True
         return
     run = create_run_dir(project.project.name, output_dir(project))
@@ -252,6 +285,14 @@ def prepared(project: Project, *, fresh: bool = False,
         run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
                          project_path=project.path, status="queued", stage=None, created=time.time(), host=host())
         yield run, False
+
+
+def crashed(run: RunDir) -> bool:
+    """Whether a run whose lock the caller holds (:func:`claim`) crashed: run.json still says it
+    is active, but its driver is gone. Its restart verifies every corpus and cache digest in full
+    (run.json ``verify``, read by the tokenizer and dataset stages), since a crash can leave a
+    file changed with its size, mtime and inode as they were."""
+    return run.read_state().get("status") in ACTIVE
 
 
 def claim(run: RunDir) -> RunLock:
@@ -277,7 +318,7 @@ def start_driver(run: RunDir) -> int:
     Returns:
         the driver's pid, which is also the process group id of every process of the run.
     """
-    run.update_state(status="queued", error=None, exit_code=None, ended=None, queued=time.time())
+    run.update_state(status="queued", error=None, exit_code=None, ended=None, queued=time.time(), devices=None)
     proc = spawn_detached([sys.executable, "-m", DRIVER_MODULE, str(run.path)], run.log_file, cwd=run.path,
                           env=dict(os.environ, PYTHONUNBUFFERED="1"))
     run.update_state(pid=proc.pid, pid_start_time=process_start_time(proc.pid), host=host())
@@ -329,6 +370,8 @@ def resume(run: RunDir) -> int:
     with claim(run):
         if _corpus_changed(run):
             raise _corpus_changed_error(run, str(run.project_file))
+        if crashed(run):
+            run.update_state(verify=True)
         return start_driver(run)
 
 

@@ -20,6 +20,12 @@ folder shared by the nodes of a cluster keeps one queue per node). A multi-node 
   and :meth:`Queue.set_paused` change that order.
 - A GPU that NVML shows running a process outside every queued run's process group counts as
   taken, unless the run sets ``[hardware] use_busy_gpus``.
+- Each entry is also kept as one small record per run in ``<state dir>/queue-<host>.runs/``,
+  rewritten (atomically, under the same lock) whenever the entry changes, so the reservation of
+  a run is kept with what proves it live (its driver's pid and start time, its process group). A
+  state file that is lost, emptied, cut short or of the wrong shape is rebuilt from those
+  records, keeping every live run's reservation and place (a warning names the file): a lost
+  state file never frees a GPU or a slot that is in use. A record whose run is gone is removed.
 
 Plain Python: no torch, no Textual.
 """
@@ -27,7 +33,7 @@ Plain Python: no torch, no Textual.
 from __future__ import annotations
 
 import fcntl
-import json
+import hashlib
 import os
 import socket
 import time
@@ -43,6 +49,7 @@ from lmtui.fsutil import atomic_write_json
 from lmtui.procs import pid_alive, process_group, process_start_time
 from lmtui.project.lines import line_of
 from lmtui.runs import inventory
+from lmtui.state import StateError, is_type, object_check, read_json_state, warn
 
 STATE_DIR_ENV = "LMTUI_STATE_DIR"
 QUEUE_VERSION = 1
@@ -102,13 +109,36 @@ def need_of(project) -> Need | None:
     return None
 
 
-def check_request(project, text: str = "") -> None:
-    """Refuse a request this machine can never serve, before anything is written or queued.
+@dataclass
+class Machine:
+    """What a request is checked against: GPU indices and CPU slots, and how messages name them
+    (``this machine``, or the target of `lmtui export slurm`: ``each node (--gpus-per-node 4)``)."""
+
+    gpus: list[int]
+    slots: int
+    label: str = "this machine"
+    slots_hint: str = f"${inventory.SLOTS_ENV}"
+
+    @classmethod
+    def here(cls) -> "Machine":
+        """This machine (:mod:`lmtui.runs.inventory`).
+
+        Raises:
+            LmtuiError: ``LMTUI_SLOTS`` or ``LMTUI_FAKE_GPUS`` is malformed.
+        """
+        return cls([g.index for g in inventory.gpus()], inventory.slot_count())
+
+
+def check_request(project, text: str = "", machine: Machine | None = None) -> None:
+    """Refuse a request the machine (default: this one, :meth:`Machine.here`) can never serve,
+    before anything is written or queued: what would otherwise wait in the queue forever.
 
     Raises:
         ProjectError: ``gpu_ids`` is not a list of distinct indices, names a GPU the machine does
             not have, or disagrees with ``gpus``; ``gpus`` is below ``num_processes``; more GPUs
-            (or slots) than the machine has; GPUs asked on a machine without any.
+            (or slots) than the machine has, ``device = "cpu"`` included; GPUs asked on a machine
+            without any.
+        LmtuiError: ``LMTUI_SLOTS`` or ``LMTUI_FAKE_GPUS`` is malformed.
     """
     hw = project.hardware
     file = project.path or "<project>"
@@ -125,28 +155,29 @@ def check_request(project, text: str = "") -> None:
     if hw.gpus and hw.gpus < hw.num_processes:
         fail("gpus", f"gpus = {hw.gpus} is fewer than the {hw.num_processes} processes (one GPU each)",
              f"set gpus = {hw.num_processes} or remove it")
-    if hw.device in ("cpu", "tpu"):
+    machine = machine or Machine.here()
+    if hw.device == "tpu":
         return
-    gpus = inventory.gpus()
-    have = [g.index for g in gpus]
-    if not gpus:
-        if hw.gpus or ids:
-            fail("gpu_ids" if ids else "gpus", "the run asks for GPUs but this machine has none",
+    have = machine.gpus
+    if hw.device == "cpu" or not have:
+        if (hw.gpus or ids) and hw.device != "cpu":
+            fail("gpu_ids" if ids else "gpus", f"the run asks for GPUs but {machine.label} has none",
                  "remove gpus/gpu_ids, or use slots to queue runs on the CPU")
-        if hw.slots > inventory.slot_count():
-            fail("slots", f"slots = {hw.slots} but this machine has {inventory.slot_count()} "
-                 f"(${inventory.SLOTS_ENV})", f"use slots <= {inventory.slot_count()}, or raise ${inventory.SLOTS_ENV}")
+        if hw.slots > machine.slots:
+            fail("slots", f"slots = {hw.slots} but {machine.label} has {machine.slots} ({machine.slots_hint}): "
+                 "the run would wait in the queue forever",
+                 f"use slots <= {machine.slots}, or raise {machine.slots_hint}")
         return
     listing = f"{len(have)} ({', '.join(map(str, have))})"
     if ids:
         missing = [i for i in ids if i not in have]
         if missing:
-            fail("gpu_ids", f"GPU {', '.join(map(str, missing))} does not exist: this machine has {listing}",
+            fail("gpu_ids", f"GPU {', '.join(map(str, missing))} does not exist: {machine.label} has {listing}",
                  f"choose among {', '.join(map(str, have))}")
         return
     need = hw.gpus or hw.num_processes
     if need > len(have):
-        fail("gpus" if hw.gpus else "num_processes", f"the run needs {need} GPUs but this machine has {listing}",
+        fail("gpus" if hw.gpus else "num_processes", f"the run needs {need} GPUs but {machine.label} has {listing}",
              f"ask for at most {len(have)}")
 
 
@@ -171,6 +202,46 @@ class Entry:
     @property
     def need(self) -> Need:
         return Need(self.kind, self.count, self.ids, self.use_busy)
+
+
+_ENTRY_TYPES = {"run": str, "run_id": str, "kind": str, "count": int, "ids": (list, type(None)),
+                "use_busy": bool, "pid": (int, type(None)), "pid_start_time": (float, type(None)),
+                "enqueued": float, "paused": bool, "assigned": (list, type(None)), "started": (float, type(None)),
+                "waiting_for": str}
+_ENTRY_CHECK = object_check({k: _ENTRY_TYPES[k] for k in ("run", "run_id", "kind", "count")},
+                            {k: v for k, v in _ENTRY_TYPES.items() if k not in ("run", "run_id", "kind", "count")})
+
+
+def entry_problem(value) -> str | None:
+    """What is wrong with one entry as read from a state file or record (None: it is an :class:`Entry`)."""
+    problem = _ENTRY_CHECK(value)
+    if problem:
+        return problem
+    if value["kind"] not in ("gpu", "slot") or value["count"] < 1:
+        return f"entry {value['run_id']!r} asks for {value['count']!r} of {value['kind']!r}"
+    for key in ("ids", "assigned"):
+        if value.get(key) is not None and not all(is_type(i, int) and i >= 0 for i in value[key]):
+            return f"entry {value['run_id']!r} has {key} {value[key]!r}, not a list of device indices"
+    return None
+
+
+def _state_check(value) -> str | None:
+    problem = object_check({"entries": list}, {"version": int})(value)
+    if problem:
+        return problem
+    for e in value["entries"]:
+        problem = entry_problem(e)
+        if problem:
+            return problem
+    return None
+
+
+def _entry_of(value: dict) -> Entry:
+    known = {k: value[k] for k in _ENTRY_TYPES if k in value}
+    for k in ("enqueued", "pid_start_time", "started"):
+        if isinstance(known.get(k), int):
+            known[k] = float(known[k])
+    return Entry(**known)
 
 
 @dataclass
@@ -249,37 +320,92 @@ class Queue:
     def file(self) -> Path:
         return self.root / f"queue-{socket.gethostname()}.json"
 
+    @property
+    def records(self) -> Path:
+        """The folder of the per-run records (see the module docstring)."""
+        return self.root / f"queue-{socket.gethostname()}.runs"
+
+    def _record(self, run: str) -> Path:
+        return self.records / (hashlib.blake2b(run.encode(), digest_size=8).hexdigest() + ".json")
+
     @contextmanager
     def _locked(self) -> Iterator[list[Entry]]:
         """The entries under the queue's lock, dead ones removed and the waiting ones scheduled;
-        the list may be changed in the block and is written back (atomically) after it."""
+        the list may be changed in the block and is written back (atomically) after it, with the
+        per-run records."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            read = self._read()
+            read, rewrite = self._read()
             before = [asdict(e) for e in read]
             entries = [e for e in read if _alive(e)]
             schedule(entries, current_pools(entries))
             yield entries
             schedule(entries, current_pools(entries))
             data = {"version": QUEUE_VERSION, "entries": [asdict(e) for e in entries]}
-            if before != data["entries"]:
+            self._write_records(entries)
+            if rewrite or before != data["entries"]:
                 atomic_write_json(self.file, data)
         finally:
             os.close(fd)
 
-    def _read(self) -> list[Entry]:
+    def _read(self) -> tuple[list[Entry], bool]:
+        """(entries, rewrite): the state file's entries, and those of the per-run records whose
+        runs it lacks (a lost or invalid state file is rebuilt from them: ``rewrite``)."""
         try:
-            data = json.loads(self.file.read_text(encoding="utf-8"))
-            return [Entry(**e) for e in data.get("entries", [])]
-        except (OSError, ValueError, TypeError):
-            return []
+            data = read_json_state(self.file, _state_check, what="the queue's state file",
+                                   fix=f"remove {self.file} (it is rebuilt from the live runs)")
+            entries = [_entry_of(e) for e in data["entries"]] if data is not None else []
+            rewrite = False
+        except StateError as exc:
+            warn(f"{exc.file}: {exc.message}: rebuilding it from the live runs' records in {self.records}")
+            entries, rewrite = [], True
+        known = {e.run for e in entries}
+        recovered = [e for e in self._read_records() if e.run not in known]
+        if recovered:
+            # running ones keep their devices; waiting ones queue in their first-come order
+            entries += sorted(recovered, key=lambda e: (not e.assigned, e.enqueued))
+            rewrite = True
+        return entries, rewrite
+
+    def _read_records(self) -> list[Entry]:
+        out = []
+        if not self.records.is_dir():
+            return out
+        for file in sorted(self.records.glob("*.json")):
+            try:
+                value = read_json_state(file, entry_problem, what="a queue record", fix=f"remove {file}")
+            except StateError as exc:
+                warn(f"{exc.message}: removing {exc.file}")
+                file.unlink(missing_ok=True)
+                continue
+            if value is not None:
+                out.append(_entry_of(value))
+        return out
+
+    def _write_records(self, entries: list[Entry]) -> None:
+        """One record per entry (rewritten when it changed), none for a run no longer queued."""
+        keep = set()
+        for e in entries:
+            record = self._record(e.run)
+            keep.add(record.name)
+            data = {k: v for k, v in asdict(e).items() if k != "waiting_for"}
+            try:
+                same = read_json_state(record, entry_problem, what="a queue record", fix="") == data
+            except StateError:
+                same = False
+            if not same:
+                atomic_write_json(record, data)
+        if self.records.is_dir():
+            for file in self.records.glob("*.json"):
+                if file.name not in keep:
+                    file.unlink(missing_ok=True)
 
     def entries(self) -> list[Entry]:
         """Every live entry in queue order, running ones included, with ``waiting_for`` up to date
-        ([] without a queue file: nothing is created)."""
-        if not self.file.exists():
+        ([] without a queue file or records: nothing is created)."""
+        if not self.file.exists() and not self.records.is_dir():
             return []
         with self._locked() as entries:
             return list(entries)
@@ -306,7 +432,7 @@ class Queue:
 
     def release(self, run_path: str | os.PathLike) -> None:
         """Drop the run's entry (its devices go to the next in line)."""
-        if not self.file.exists():
+        if not self.file.exists() and not self.records.is_dir():
             return
         run_path = str(Path(run_path).resolve())
         with self._locked() as entries:

@@ -129,11 +129,12 @@ class RunDir:
 
     # run.json --------------------------------------------------------------
     def read_state(self) -> dict:
-        """run.json as a dict ({} when missing or unreadable mid-rename)."""
+        """run.json as a dict ({} when missing, unreadable mid-rename, or not a JSON object)."""
         try:
-            return json.loads(self.run_json.read_text(encoding="utf-8"))
+            state = json.loads(self.run_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}
+        return state if isinstance(state, dict) else {}
 
     def update_state(self, **changes) -> dict:
         """Merge ``changes`` into run.json and rewrite it atomically; returns the new state."""

@@ -78,13 +78,20 @@ def write_manifest(folder: Path) -> dict:
 def checkpoint_problem(folder: Path) -> str | None:
     """What is wrong with the checkpoint ``folder`` against its manifest, or None when every
     recorded file has its size and digest (or there is no manifest: an older checkpoint)."""
+    from lmtui.state import StateError, object_check, read_json_state
+
     try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        manifest = read_json_state(folder / MANIFEST_FILE, object_check({}, {"files": dict}), what=MANIFEST_FILE,
+                                   fix="the checkpoint is set aside")
+        if manifest is not None and (folder / STATE_FILE).exists():
+            read_json_state(folder / STATE_FILE, object_check(), what=STATE_FILE, fix="the checkpoint is set aside")
+    except StateError as exc:
+        return exc.message
+    if manifest is None:
         return None
-    except (OSError, ValueError) as exc:
-        return f"{MANIFEST_FILE} is unreadable ({exc})"
     for name, info in manifest.get("files", {}).items():
+        if not isinstance(info, dict) or not isinstance(info.get("bytes"), int) or not isinstance(info.get("digest"), str):
+            return f"{MANIFEST_FILE} records {name!r} as {info!r}, not {{bytes, digest}}"
         path = folder / name
         try:
             size = path.stat().st_size
