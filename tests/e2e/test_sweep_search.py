@@ -101,7 +101,7 @@ def test_bad_axes_and_flags_are_refused_before_anything_starts(env):
          "value 1.4 of --range training.mlm_probability=0.1:1.4"),
         (["--prune", "asha", "--grid", "training.learning_rate=1e-4,1e-3"], "--prune needs an Optuna search"),
         (["--search", "grid", "--grid", "training.learning_rate=1e-4,1e-3", "--parallel", "0"],
-         "--parallel 0: at least one trial runs at a time"),
+         "argument --parallel: 0 is below the minimum 1"),
         (["--search", "tpe", "--trials", "2", "--range", "training.learning_rate=1e-4:1e-3",
           "--metric", "task:sst2:validation:accuracy", "--prune", "median"], "--prune median follows the held-out"),
         (["--search", "tpe", "--trials", "2", "--range", "training.learning_rate=1e-4:1e-3",
