@@ -31,6 +31,11 @@ WHEELS=(
     tomlkit==0.15.3          # the TUI's edit form keeps comments (lmtui.project.tomledit)
     zstandard==0.25.0        # .zst corpora; compiled: cp311/cp312 manylinux wheels
     shtab==1.13.0            # `lmtui completion`
+    optuna==5.1.0            # sweeps as Optuna studies (lmtui.runs.search, controller)
+    sqlalchemy==2.1.9        #   optuna's RDB storage (the sweep's SQLite study); compiled: cp311/cp312 wheels
+    alembic==1.20.1          #   optuna
+    mako==1.4.3              #   alembic (MarkupSafe comes with torch's jinja2 there)
+    colorlog==6.12.0         #   optuna
 )
 SDISTS=(
     seqeval==1.2.2           # entity F1 of CoNLL tasks; PyPI has only its sdist: built here into a pure wheel
