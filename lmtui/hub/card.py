@@ -609,7 +609,7 @@ def card_data(facts: RunFacts) -> list[str]:
         rows.append(("validation", f"{corpus.get('validation_split', 0):.0%} of the training documents, "
                                    f"chosen at random (seed {corpus.get('split_seed', '-')})"))
     if ds.get("corpus_bytes") is not None:
-        rows.append(("corpus size", fmt_bytes_words(ds["corpus_bytes"])))
+        rows.append(("corpus size", f"{ds['corpus_bytes']:,} bytes ({fmt_bytes_words(ds['corpus_bytes'])})"))
     for key, label in (("documents", "documents"), ("train_tokens", "training tokens"),
                        ("validation_tokens", "validation tokens")):
         if ds.get(key) is not None:

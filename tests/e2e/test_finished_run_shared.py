@@ -112,6 +112,8 @@ def test_the_card_reports_the_passes_over_the_training_tokens_made(shared):
     total = events(run, "dataset")[-1]["train_tokens"]
     assert f"| epochs (passes over the training tokens made) | {seen / total:,.2f} |" in card
     assert "| epochs | 1 |" not in card  # [training] epochs is not read when max_steps is set
+    read = events(run, "dataset")[-1]["corpus_bytes"]
+    assert f"| corpus size | {read:,} bytes (" in card  # the bytes the run read, as the README counts them
     assert "| validation perplexity |" in card and "| at step | 10 |" in card  # the card's perplexity is held-out
 
 
