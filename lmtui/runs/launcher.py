@@ -306,11 +306,12 @@ def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | Non
         ProjectError: the project is invalid; nothing is written.
         RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
     """
-    project, warning = validate(project_path, overrides)
-    done = None if fresh else finished_run(project)
+    # before the checks that import torch: a finished run is reported at once
+    done = None if fresh else finished_run(load_with_overrides(project_path, overrides))
     if done is not None:
         return Launched(run=done, resumed=False, warning=None, offset=done.events_file.stat().st_size
                         if done.events_file.exists() else 0, finished=True)
+    project, warning = validate(project_path, overrides)
     with prepared(project, fresh=fresh) as (run, resumed):
         offset = run.events_file.stat().st_size if run.events_file.exists() else 0
         start_driver(run)

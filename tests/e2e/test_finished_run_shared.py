@@ -10,6 +10,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,9 +121,12 @@ def test_the_card_reports_the_passes_over_the_training_tokens_made(shared):
 def test_running_a_finished_run_again_says_so_at_once_and_changes_nothing(shared):
     folder, project, run, _ = shared
     before = {name: (run / name).read_bytes() for name in ("run.json", "events.jsonl", "train.log", "project.toml")}
+    t0 = time.monotonic()
     proc = lmtui_under(0o022, "run", str(project), cwd=folder)
+    took = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"run {run.name} has already finished" in proc.stdout
+    assert took < 5, f"{took:.1f} s: reported before any check that imports torch, no driver started"
     assert str(run / "model") in proc.stdout and f"lmtui run {project} --fresh" in proc.stdout
     assert "resuming" not in proc.stdout and "stage tokenizer" not in proc.stdout
     assert {name: (run / name).read_bytes() for name in before} == before  # times, events and log untouched
