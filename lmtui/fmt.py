@@ -128,3 +128,9 @@ def fmt_duration_words(s: float | None) -> str:
     if s >= 60:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s} s"
+
+
+def precision_name(mixed_precision: str | None) -> str:
+    """accelerate's ``mixed_precision`` (``no``, ``fp16``, ``bf16``, ``fp8``) as a reader says it:
+    ``fp32`` for ``no`` (or unknown), else ``bf16 mixed precision``."""
+    return "fp32" if mixed_precision in (None, "no") else f"{mixed_precision} mixed precision"

@@ -3,6 +3,11 @@
 A file is written to a temporary name in the same folder, flushed to disk and renamed over
 the old one (``os.replace`` is atomic on POSIX). A folder is filled under a temporary name
 beside its final place and renamed into place when complete.
+
+``tempfile.mkstemp`` and ``mkdtemp`` create 0600 files and 0700 folders whatever the umask, and
+some writers (safetensors) do the same; so before the rename a file gets the mode the user's
+umask gives a plain file (0644 under umask 022) and a folder's tree gets 0755 folders and 0644
+files (:func:`file_mode`, :func:`share_tree`): a colleague on the same machine can read the run.
 """
 
 from __future__ import annotations
@@ -14,6 +19,48 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+_UMASK: int | None = None
+
+
+def umask() -> int:
+    """This process's umask (read once: from /proc/self/status where Linux gives it, else by
+    setting and restoring it, which is not thread-safe, before other threads exist)."""
+    global _UMASK
+    if _UMASK is None:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("Umask:"):
+                    _UMASK = int(line.split()[1], 8)
+                    break
+        except OSError:
+            pass
+        if _UMASK is None:
+            _UMASK = os.umask(0o022)
+            os.umask(_UMASK)
+    return _UMASK
+
+
+def file_mode(executable: bool = False) -> int:
+    """The mode ``open()`` gives a new file under this umask: ``0o666 & ~umask`` (``0o777`` for an
+    executable or a folder), e.g. 0644 (0755) under umask 022 and 0600 (0700) under 077."""
+    return (0o777 if executable else 0o666) & ~umask()
+
+
+def share_tree(folder: str | os.PathLike) -> None:
+    """Give ``folder``, every folder below it and every file in them the umask's modes
+    (:func:`file_mode`; files with an execute bit stay executable). Symbolic links are left alone."""
+    folder = Path(folder)
+    os.chmod(folder, file_mode(executable=True))
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, file_mode(executable=True))
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, file_mode(executable=bool(os.stat(path).st_mode & 0o111)))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -27,6 +74,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, file_mode())  # mkstemp made it 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -44,7 +92,9 @@ def atomic_write_json(path: str | os.PathLike, data: dict) -> None:
 
 
 def replace_folder(tmp: Path, final: Path) -> None:
-    """Put the finished folder ``tmp`` in place of ``final`` (removing an earlier ``final``) by a rename."""
+    """Put the finished folder ``tmp`` in place of ``final`` (removing an earlier ``final``) by a rename,
+    its tree first given the umask's modes (:func:`share_tree`)."""
+    share_tree(tmp)
     if final.exists():
         shutil.rmtree(final)
     tmp.rename(final)

@@ -11,6 +11,13 @@ import subprocess
 
 import psutil
 
+QUIET_PROGRESS_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+                      "TQDM_DISABLE": "1"}
+"""The environment that turns off the progress bars of huggingface_hub, transformers (which follows
+huggingface_hub), datasets and any other tqdm user: in a log file they are fragments
+(``Writing model shards:   0%|...``) at every checkpoint. Every detached process gets it, and
+the processes it starts inherit it."""
+
 
 def process_start_time(pid: int) -> float | None:
     """Creation time of process ``pid`` (seconds since the epoch), or None if it is gone."""
@@ -41,11 +48,13 @@ def spawn_detached(cmd: list[str], log_file: str | os.PathLike, *, cwd: str | os
                    env: dict | None = None, header: str | None = None) -> subprocess.Popen:
     """Start ``cmd`` detached: a new session (its own process group), stdin closed, stdout and
     stderr appended to ``log_file``, so it outlives the terminal, SSH and the UI that started
-    it (PITFALLS: processes). ``header`` is appended to the log first.
+    it (PITFALLS: processes). ``header`` is appended to the log first. Library progress bars are
+    off in it and its children (:data:`QUIET_PROGRESS_ENV`).
 
     Returns:
         the started process; its pid is also the process group id of everything it starts.
     """
+    env = {**(os.environ if env is None else env), **QUIET_PROGRESS_ENV}
     with open(log_file, "ab") as log:
         if header:
             log.write(header.encode())

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lmtui.errors import LmtuiError
+from lmtui.fmt import fmt_bytes
 
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "WANDB_MODE")
 LOW_DISK_BYTES = 10 * 2 ** 30  # a warning below 10 GiB free: checkpoints of a base-size model fill that fast
@@ -53,8 +54,16 @@ def machine() -> tuple[list[Finding], dict]:
                                                               "pytorch.org)"))
         return out, {"cuda": False, "bf16": False}
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only build"
-    out.append(Finding("torch", f"{torch.__version__}, {build}"))
     cuda = torch.cuda.is_available()
+    if torch.version.cuda and not cuda:
+        size = cuda_build_bytes(Path(torch.__file__).parent)
+        out.append(Finding("torch", f"{torch.__version__}, {build} on a machine without a GPU it can use; torch "
+                                    f"and its CUDA libraries take {fmt_bytes(size)} on disk", "warn",
+                           "without a GPU here, the CPU build is enough (about 0.2 GiB of wheel): pip install "
+                           "torch --index-url https://download.pytorch.org/whl/cpu --force-reinstall, then pip "
+                           "uninstall the nvidia-* packages"))
+    else:
+        out.append(Finding("torch", f"{torch.__version__}, {build}"))
     facts = {"cuda": cuda, "bf16": cuda and torch.cuda.is_bf16_supported()}
     if cuda:
         nccl = torch.cuda.nccl.version() if torch.distributed.is_nccl_available() else None
@@ -79,6 +88,24 @@ def machine() -> tuple[list[Finding], dict]:
                        "not in this torch", "ok" if _module("torch.nn.attention.flex_attention") else "info"))
     out.append(_accelerate())
     return out, facts
+
+
+CUDA_WHEEL_FOLDERS = ("nvidia", "triton")
+"""The folders beside torch that its CUDA build's pip dependencies install (nvidia-* wheels, triton)."""
+
+
+def cuda_build_bytes(torch_dir: Path) -> int:
+    """Bytes on disk of the torch package at ``torch_dir`` and of the CUDA wheels beside it
+    (:data:`CUDA_WHEEL_FOLDERS` in the same site-packages), symbolic links not followed."""
+    total = 0
+    for folder in (torch_dir, *(torch_dir.parent / name for name in CUDA_WHEEL_FOLDERS)):
+        for root, _, files in os.walk(folder):
+            for name in files:
+                try:
+                    total += os.lstat(os.path.join(root, name)).st_size
+                except OSError:
+                    pass
+    return total
 
 
 def _module(name: str) -> bool:

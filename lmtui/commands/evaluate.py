@@ -324,6 +324,18 @@ def cmd_eval(args) -> int:
     return EXIT.get(status, 1)
 
 
+def with_pretraining_eval(run, columns: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """``columns`` of ``run`` (its results entries) with the held-out MLM numbers of its last
+    pretraining evaluation (the ``eval`` event) where its default entry has no perplexity of
+    its own: the column title then says ``pretraining eval @ step N``."""
+    last = run.last_event("eval")
+    if not last or last.get("perplexity") is None or len(columns) != 1 or columns[0][1].get("perplexity"):
+        return columns
+    title, entry = columns[0]
+    part = {k: last[k] for k in ("loss", "perplexity", "accuracy") if k in last}
+    return [(f"{title} (pretraining eval @ step {last.get('step')})", {**entry, "perplexity": part})]
+
+
 def cmd_compare(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -332,11 +344,17 @@ def cmd_compare(args) -> int:
     from lmtui.evaluation import results as res
 
     columns, retained = [], []  # retained: a distillation's student against its teacher (lmtui.distill.compare)
+    named: dict = {}  # run directory -> the argument that named it
     for target in args.runs:
         run, _ = resolve_target(target, [], _search_dirs(args))
         if run is None:
             raise RunError(f"project {target} has no run yet", file=target, hint=f"`lmtui run {target}` first")
-        columns.extend(res.entries_for(run.path, all_models=args.all))
+        key = run.path.resolve()
+        if key in named:
+            raise RunError(f"{target!r} and {named[key]!r} are the same run, {run.run_id}: a comparison needs "
+                           "different runs", hint="name each run once (`lmtui runs` lists them)")
+        named[key] = target
+        columns.extend(with_pretraining_eval(run, res.entries_for(run.path, all_models=args.all)))
         retained.extend((run.run_id, title, text) for title, text in run_retention(run.path))
     titles, rows = res.comparison(columns)
     if args.json:

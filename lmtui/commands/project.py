@@ -23,7 +23,7 @@ def cmd_new(args) -> int:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", args.name):
         raise ProjectError(f"name {args.name!r} is not usable as a file name",
                            hint="use letters, digits, '-', '_' and '.' only")
-    atomic_write_text(path, starter_text(args.name))
+    atomic_write_text(path, starter_text(args.name, str(path)))
     print(f"wrote {path}: set [corpus] train_files, then `lmtui check {path}` and `lmtui run {path}`")
     return 0
 

@@ -9,10 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-from lmtui.fmt import fmt_clock, fmt_percent
+from lmtui.fmt import fmt_clock, fmt_percent, precision_name
 from lmtui.runs import launcher
 from lmtui.runs.events import RunEvents, read_events
 from lmtui.runs.rundir import ACTIVE, RunDir
+
+PREVIEW_PIECES = 16
+"""The pieces of each previewed document that `lmtui run` prints (train.log has them all)."""
 
 
 def describe(event: dict) -> str | None:
@@ -22,15 +25,20 @@ def describe(event: dict) -> str | None:
         extra = f" in {event['seconds']:.1f} s" if event.get("seconds") is not None else ""
         return f"stage {event['stage']}: {event['state']}{extra}"
     if t == "tokenizer":
-        return (f"tokenizer: {event['kind']}, vocab {event['vocab_size']}"
-                f"{' (cached)' if event.get('cached') else ''}; first sentence: {' '.join(event['preview'][0][:16])}"
-                if event.get("preview") else f"tokenizer: vocab {event['vocab_size']}")
+        if not event.get("preview"):
+            return f"tokenizer: vocab {event['vocab_size']}"
+        # The pieces of the first documents (up to 5), the first PREVIEW_PIECES of each.
+        pieces = [f"\n  document {i}: {' '.join(row[:PREVIEW_PIECES])}{' …' if len(row) > PREVIEW_PIECES else ''}"
+                  for i, row in enumerate(event["preview"], 1)]
+        return (f"tokenizer: {event['kind']}, vocab {event['vocab_size']}{' (cached)' if event.get('cached') else ''}; "
+                f"the pieces of the first {len(pieces)} training document{'s' if len(pieces) > 1 else ''}:"
+                + "".join(pieces))
     if t == "dataset":
         return (f"dataset: {event['train_tokens']:,} training / {event['validation_tokens']:,} validation tokens"
                 f" ({'cached, ' if event['cached'] else ''}{event['seconds']:.2f} s)")
     if t == "train_start":
         return (f"pretrain: {event['params'] / 1e6:.2f}M parameters on {event['device']} x{event['num_processes']}, "
-                f"steps {event['start_step']}->{event['max_steps']}, {event['mixed_precision']} precision")
+                f"steps {event['start_step']}->{event['max_steps']}, {precision_name(event['mixed_precision'])}")
     if t == "eval":
         return (f"eval step {event['step']}: loss {event['loss']:.4f}, perplexity {event['perplexity']:.2f}, "
                 f"masked accuracy {fmt_percent(event['accuracy'])}")
@@ -115,9 +123,11 @@ def _show(e: dict, summary: RunEvents, progress: Progress, task, console: Consol
     elif t == "train_start":
         progress.update(task, total=e["max_steps"], completed=e["start_step"])
     elif t == "train":
-        ppl = f"  ppl {summary.perplexity:.1f}" if summary.last_eval else ""
+        # The training loss is this interval's; the perplexity is the last held-out evaluation's.
+        ppl = (f"  eval ppl {summary.perplexity:.1f} @ step {summary.last_eval.get('step')}"
+               if summary.last_eval and summary.perplexity is not None else "")
         mfu = f"  MFU {e['mfu']:.0%}" if e.get("mfu") is not None else ""
-        info = f"loss {e['loss']:.3f}{ppl}  {e['tokens_per_s']:,.0f} tok/s{mfu}  ETA {fmt_clock(e.get('eta_s'))}"
+        info = f"train loss {e['loss']:.3f}{ppl}  {e['tokens_per_s']:,.0f} tok/s{mfu}  ETA {fmt_clock(e.get('eta_s'))}"
         progress.update(task, completed=e["step"], total=e["max_steps"], info=info)
         if not console.is_terminal:
             console.print(f"step {e['step']}/{e['max_steps']} {info}")
@@ -144,6 +154,10 @@ def cmd_run(args) -> int:
     console = Console(highlight=False, soft_wrap=True)
     launched = launcher.launch(args.project, fresh=args.fresh, overrides=args.set)
     run = launched.run
+    if launched.finished:
+        console.print(escape(f"run {run.run_id} has already finished ({run.path}); nothing to do\n"
+                             f"  model: {run.model_dir}\n  a new run of the project: lmtui run {args.project} --fresh"))
+        return 0
     if launched.warning:
         console.print(f"[yellow]warning[/]: {escape(launched.warning)}")
     console.print(escape(f"{'resuming' if launched.resumed else 'started'} run {run.run_id} ({run.path})\n  log: {run.log_file}"))

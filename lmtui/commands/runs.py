@@ -54,8 +54,11 @@ def cmd_runs(args) -> int:
         print("no runs found (looked in ./runs, the output_dir of ./projects/*.toml and --dir)")
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("RUN", "STATUS", "PROJECT", "STAGE", "STEP", "LOSS", "PPL", "TOK/S", "ELAPSED", "ETA", "DEVICE"):
-        table.add_column(col, no_wrap=True, justify="right" if col in ("STEP", "LOSS", "PPL", "TOK/S") else "left")
+    # TRAIN LOSS: the last logging interval's; EVAL PPL: the last held-out evaluation's.
+    for col in ("RUN", "STATUS", "PROJECT", "STAGE", "STEP", "TRAIN LOSS", "EVAL PPL", "TOK/S", "ELAPSED", "ETA",
+                "DEVICE"):
+        table.add_column(col, no_wrap=True,
+                         justify="right" if col in ("STEP", "TRAIN LOSS", "EVAL PPL", "TOK/S") else "left")
     for t in trackers:
         step = f"{t.step}/{t.max_steps}" if t.max_steps else (str(t.step) if t.step is not None else "-")
         table.add_row(escape(t.run_id), f"[{STATUS_STYLE.get(t.status, '')}]{t.status}[/]", escape(t.project_name),

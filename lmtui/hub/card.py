@@ -609,7 +609,7 @@ def card_data(facts: RunFacts) -> list[str]:
         rows.append(("validation", f"{corpus.get('validation_split', 0):.0%} of the training documents, "
                                    f"chosen at random (seed {corpus.get('split_seed', '-')})"))
     if ds.get("corpus_bytes") is not None:
-        rows.append(("corpus size", fmt_bytes_words(ds["corpus_bytes"])))
+        rows.append(("corpus size", f"{ds['corpus_bytes']:,} bytes ({fmt_bytes_words(ds['corpus_bytes'])})"))
     for key, label in (("documents", "documents"), ("train_tokens", "training tokens"),
                        ("validation_tokens", "validation tokens")):
         if ds.get(key) is not None:
@@ -626,11 +626,21 @@ def card_data(facts: RunFacts) -> list[str]:
     return ["## Training data", ""] + table(("", ""), rows) + [""]
 
 
+def passes(facts: RunFacts) -> float | None:
+    """The passes over the training tokens the run made: the real tokens it trained on (the last
+    ``train`` event's count) over the training tokens of its dataset stage; None when either is unknown."""
+    seen, total = _number(facts.events.tokens), _number(facts.dataset.get("train_tokens"))
+    return seen / total if seen is not None and total else None
+
+
 def card_procedure(facts: RunFacts) -> list[str]:
     """## Training procedure: every training key (and the values the trainer resolved), the masking."""
     tr, ts = facts.section("training"), facts.train_start
     out = ["## Training procedure", "", "### Hyperparameters", ""]
-    hyper = [(k, fmt_value(v)) for k, v in tr.items()]
+    hyper = [(k, fmt_value(v)) for k, v in tr.items() if k != "epochs" or not tr.get("max_steps")]
+    made = passes(facts)
+    if made is not None:  # the [training] epochs key is only read when max_steps is 0: say what was done
+        hyper.append(("epochs (passes over the training tokens made)", f"{made:,.2f}"))
     for k in ("max_steps", "warmup_steps", "gradient_accumulation_steps", "tokens_per_step"):
         if k in ts and ts[k] != tr.get(k):
             hyper.append((f"{k} (resolved)", fmt_value(ts[k])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import textwrap
 
 from lmtui.project.freeze import toml_value
@@ -13,12 +14,13 @@ EXAMPLES = {
 }
 
 
-def starter_text(name: str) -> str:
+def starter_text(name: str, path: str | None = None) -> str:
     """A complete project file for ``name``: every section and key, defaults filled in, each
     key preceded by its meaning. Optional keys are commented out; the corpus is the one thing
-    to edit."""
+    to edit. ``path``: the file as the user names it from the folder they work in (the
+    ``lmtui run`` line of the header gives it; default ``NAME.toml``)."""
     lines = [f"# lmtui project '{name}'. Reference of every key: docs/reference.md (or `lmtui keys`).",
-             "# Run it with: lmtui run " + f"{name}.toml", ""]
+             f"# Run it with: lmtui run {shlex.quote(path or f'{name}.toml')}", ""]
     for section, cls in SECTIONS.items():
         lines.append(f"[{section}]")
         for key, default, doc, _ in section_keys(cls):

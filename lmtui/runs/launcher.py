@@ -337,22 +337,44 @@ class Launched:
         resumed: an existing run is continued.
         warning: why its publish stage would fail (show it; the run starts anyway), or None.
         offset: the size in bytes of its events.jsonl before the driver started (follow from there).
+        finished: the latest run of the project had finished with this very project: nothing was
+            started and the run is untouched (a new run needs ``fresh``).
     """
 
     run: RunDir
     resumed: bool
     warning: str | None
     offset: int
+    finished: bool = False
+
+
+def finished_run(project: Project) -> RunDir | None:
+    """The project's latest run when it finished with this very project (its frozen project.toml is
+    the one this project freezes to), else None: running it again would do nothing but rewrite
+    its times. A project changed in a section that adds a stage ([eval], [hub]) is not this very
+    project, so its finished run is resumed to run that stage."""
+    run = latest_run(project)
+    if run is None or run.status() != "finished" or not run.project_file.is_file():
+        return None
+    return run if run.project_file.read_text(encoding="utf-8") == frozen_text(project) else None
 
 
 def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | None = None) -> Launched:
     """Validate the project (:func:`validate`), pick or create its run directory and start the
     driver detached: the one way `lmtui run` and the TUI start a run.
 
+    A finished latest run of this very project (:func:`finished_run`) is returned as it is, with
+    ``finished`` set, and nothing starts.
+
     Raises:
         ProjectError: the project is invalid; nothing is written.
         RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
     """
+    # before the checks that import torch: a finished run is reported at once
+    done = None if fresh else finished_run(load_with_overrides(project_path, overrides))
+    if done is not None:
+        return Launched(run=done, resumed=False, warning=None, offset=done.events_file.stat().st_size
+                        if done.events_file.exists() else 0, finished=True)
     project, warning = validate(project_path, overrides)
     with prepared(project, fresh=fresh) as (run, resumed):
         offset = run.events_file.stat().st_size if run.events_file.exists() else 0

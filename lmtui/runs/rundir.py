@@ -322,7 +322,9 @@ def find_run(ref: str, search_dirs: list[str | os.PathLike], *,
     3. a project name (``project_name`` in run.json): its only run, else its latest finished
        run (newest ``created``), which ``note`` is told about ("using demo-20261201-101500, the
        latest finished run of project demo; ...");
-    4. a unique prefix of a run id.
+    4. a run id without its ``project-`` prefix, as the TUI's Runs table shows it beside the
+       project column (``20261207-233520``), or a unique prefix of one;
+    5. a unique prefix of a run id.
 
     Args:
         ref: what the user typed.
@@ -358,7 +360,11 @@ def find_run(ref: str, search_dirs: list[str | os.PathLike], *,
             note(f"using {finished[0].run_id}, the latest finished run of project {ref} "
                  f"({len(of_project)} runs); name another by its run id (see `lmtui runs`)")
         return finished[0]
-    matches = [r for r in ordered if r.run_id.startswith(ref)]
+    compact = [r for r in ordered if r.run_id == f"{r.read_state().get('project_name')}-{ref}"]
+    if len(compact) == 1:
+        return compact[0]
+    matches = compact or [r for r in ordered if r.run_id.startswith(ref)
+                          or r.run_id.startswith(f"{r.read_state().get('project_name')}-{ref}")]
     if len(matches) == 1:
         return matches[0]
     if matches:

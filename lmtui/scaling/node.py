@@ -69,7 +69,11 @@ def lead(path: str, overrides: list[str], job_id: str) -> int:
     console = Console(highlight=False, soft_wrap=True)
     launched = launcher.launch(path, overrides=overrides)
     atomic_write_text(rendezvous_file(_frozen(launched.run), job_id), str(launched.run.path))
-    console.print(f"node 0: {'resuming' if launched.resumed else 'started'} run {launched.run.run_id} ({launched.run.path})")
+    if launched.finished:
+        console.print(f"node 0: run {launched.run.run_id} ({launched.run.path}) has already finished")
+    else:
+        console.print(f"node 0: {'resuming' if launched.resumed else 'started'} run {launched.run.run_id} "
+                      f"({launched.run.path})")
     return report(launched.run, follow(launched.run, console, offset=launched.offset), console)
 
 

@@ -166,6 +166,9 @@ class LmtuiApp(App):
             except Exception as exc:  # shown to the user, never a crash of the app
                 self.call_from_thread(self._launch_failed, exc, dialog)
                 return
+            if launched.finished:
+                self.call_from_thread(self._already_finished, launched.run, dialog)
+                return
             if launched.warning:
                 self.call_from_thread(self.notify, launched.warning, severity="warning", timeout=15)
             self.call_from_thread(self._launched, launched.run.path, launched.resumed, dialog)
@@ -177,6 +180,14 @@ class LmtuiApp(App):
             dialog.failed(exc)
         else:
             self.notify(f"the run could not start: {getattr(exc, 'message', exc)}", severity="error", timeout=20)
+
+    def _already_finished(self, run, dialog: LaunchScreen | None) -> None:
+        """The latest run of the project finished with this very project: nothing started."""
+        if dialog is not None and dialog.is_attached:
+            dialog.started()
+        self.last_launched = Path(run.path)
+        self.notify(f"run {run.run_id} has already finished; its model is in {run.model_dir}\n"
+                    "tick \"fresh run\" to start a new one; ctrl+o opens it", timeout=15)
 
     def _launched(self, path: Path, resumed: bool, dialog: LaunchScreen | None) -> None:
         if dialog is not None and dialog.is_attached:

@@ -96,6 +96,16 @@ def test_missing_project_file(tmp_path):
     assert "nope.toml: project file not found" in proc.stderr and "lmtui new" in proc.stderr
 
 
+def test_new_names_the_run_command_that_works_from_where_the_user_is(tmp_path):
+    """`lmtui new myproj` writes projects/myproj.toml; its header gives that path (issue 23, item 11)."""
+    proc = lmtui("new", "myproj", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    header = (tmp_path / "projects" / "myproj.toml").read_text().splitlines()[1]
+    assert header == "# Run it with: lmtui run projects/myproj.toml"
+    proc = lmtui("check", header.removeprefix("# Run it with: lmtui run "), cwd=tmp_path)
+    assert "project file not found" not in proc.stderr and "myproj.toml" in proc.stderr  # found; its corpus is not
+
+
 def test_new_writes_a_starter_that_check_explains(tmp_path):
     proc = lmtui("new", "mymodel", "--dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
-import sys
 
 import pytest
 from support.cli import lmtui, write_project
@@ -24,7 +24,7 @@ def test_doctor_reports_this_cpu_machine_and_passes_a_runnable_project(tmp_path)
         pytest.skip("this test describes a machine without CUDA")
     demo = write_project(tmp_path, "cpu", f"""
         [corpus]
-        train_files = ["{sys.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}/os.py"]
+        train_files = ["{os.__file__}"]  # the standard library's os.py, wherever this Python keeps it
         [tokenizer]
         vocab_size = 1000
         [model]
@@ -51,7 +51,7 @@ def test_doctor_exits_1_with_the_fix_when_the_project_cannot_run_here(tmp_path):
         pytest.skip("this test describes a machine without CUDA")
     project = write_project(tmp_path, "gpu", f"""
         [corpus]
-        train_files = ["{sys.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}/os.py"]
+        train_files = ["{os.__file__}"]  # the standard library's os.py, wherever this Python keeps it
         [hardware]
         device = "cuda"
     """)

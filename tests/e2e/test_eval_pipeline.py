@@ -138,8 +138,14 @@ def test_same_seed_gives_the_same_numbers_twice(evaluated):
 def test_rerunning_a_finished_project_does_not_evaluate_again(evaluated):
     project, run = evaluated
     finetunes = len(events(run, "finetune"))
-    proc = lmtui("run", str(project), cwd=project.parent)
+    proc = lmtui("run", str(project), cwd=project.parent)  # the same project: reported finished, nothing runs
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"run {run.name} has already finished" in proc.stdout
+    assert len(events(run, "finetune")) == finetunes
+    # a change outside the training sections resumes the run: its evaluation is found up to date
+    proc = lmtui("run", str(project), "--set", "project.description=evaluated again", cwd=project.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "resuming run" in proc.stdout
     assert len(events(run, "finetune")) == finetunes
     assert any("up to date" in e.get("message", "") for e in events(run, "log"))
 

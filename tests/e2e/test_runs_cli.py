@@ -153,3 +153,25 @@ def test_resume_refuses_a_finished_run_and_restarts_a_crashed_one(work):
         time.sleep(0.2)
     assert run.status() == "failed"
     assert "gone.txt" in run.read_state()["error"]
+
+
+def test_every_run_argument_takes_the_id_the_tui_shows(work):
+    """The Runs table shows a run's id without its project (the project has a column): issue 23, item 3."""
+    from lmtui.tui.screens.runs import compact_run_id
+
+    run = RunDir(work / "runs" / "wiki-20270115-074500")
+    shown = compact_run_id(run.run_id, "wiki")
+    assert shown == "20270115-074500"
+    worker = live_worker(run)
+    try:
+        proc = lmtui("stop", shown, "--wait", "20", cwd=work)
+        assert proc.returncode == 0, proc.stderr
+        assert "stopped" in proc.stdout
+    finally:
+        worker.kill()
+    out = lmtui("logs", compact_run_id("demo-20270115-070000", "demo"), "-n", "1", cwd=work, check=True).stdout
+    assert out.strip() == "run finished"
+    write_run(work / "runs", "wiki-20270115-070000", project="wiki", status="finished", start=NOW - 7000)
+    proc = lmtui("logs", "20270115-070000", cwd=work)  # two projects' runs started in the same second
+    assert proc.returncode == 2 and "ambiguous" in proc.stderr
+    assert "demo-20270115-070000" in proc.stderr and "wiki-20270115-070000" in proc.stderr

@@ -65,7 +65,7 @@ async def test_a_narrow_runs_table_drops_whole_columns_instead_of_cutting(runs_r
         for value in ("150/400", "running", "finished", "20270115-075900"):
             assert value in text
         shown = [str(c.label) for c in table.columns.values()]
-        assert "step" in shown and "loss" in shown and "device" not in shown
+        assert "step" in shown and "train loss" in shown and "device" not in shown
         assert "hidden" in str(app.screen.query_one("#runs-info").content)
         await pilot.resize_terminal(200, 24)
         await pilot.pause()
@@ -123,8 +123,8 @@ async def test_launch_shows_a_one_line_summary_to_confirm(project_dir):
 
 # 3 and 4. a launch never takes over the screen; its errors stay in the dialog -----------------
 class FakeLaunched:
-    def __init__(self, run: RunDir):
-        self.run, self.resumed, self.warning, self.offset = run, False, None, 0
+    def __init__(self, run: RunDir, finished: bool = False):
+        self.run, self.resumed, self.warning, self.offset, self.finished = run, False, None, 0, finished
 
 
 async def test_a_background_launch_announces_the_run_and_opens_it_only_when_asked(project_dir, monkeypatch):
@@ -147,6 +147,24 @@ async def test_a_background_launch_announces_the_run_and_opens_it_only_when_aske
         await pilot.press("ctrl+o")  # again: the same run screen is replaced, not stacked
         await wait_for(pilot, lambda: isinstance(app.screen, RunScreen), 5, "the run screen")
         assert sum(isinstance(s, RunScreen) for s in app.screen_stack) == 1
+
+
+async def test_launching_a_finished_run_again_says_it_is_finished_and_how_to_start_anew(project_dir, monkeypatch):
+    from lmtui.runs import launcher
+
+    runs = project_dir / "runs"
+    runs.mkdir()
+    run = live_run(runs, "good-20270115-080000", project="good", steps=50, max_steps=50)
+    monkeypatch.setattr(launcher, "launch", lambda path, fresh, overrides: FakeLaunched(run, finished=True))
+    app = make_app([], project_dir, mode="projects")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_launch_dialog(app, pilot)
+        await pilot.press("enter", "y")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProjectsScreen), 5, "the dialog to close")
+        await pilot.pause(0.3)
+        messages = [n.message for n in app._notifications]
+        assert any("good-20270115-080000 has already finished" in m and '"fresh run"' in m for m in messages)
+        assert not any(m.startswith(("started", "resumed")) for m in messages)
 
 
 async def test_launch_errors_stay_in_the_dialog_and_name_the_override(project_dir):

@@ -148,7 +148,7 @@ def test_follow_prints_progress_and_returns_the_final_status(tmp_path):
     assert follow(finished, Console(file=out, width=200), stop_on_interrupt=False) == "finished"
     text = out.getvalue()
     assert "stage tokenizer: done in 1.5 s" in text and "eval step 200: loss" in text
-    assert "step 200/200 loss" in text and "ppl " in text
+    assert "step 200/200 train loss " in text and "eval ppl " in text and " @ step 150 " in text  # the eval before it
     pid, started = dead_pid()
     crashed = write_run(tmp_path, "wiki-20270115-074500", status="running", steps=90, pid=pid,
                         pid_start_time=started)

@@ -76,3 +76,10 @@ def test_ids_prefixes_and_paths_still_resolve(runs):
     with pytest.raises(RunNotFound) as exc:
         find_run("nothing", [runs])
     assert "no run 'nothing'" in exc.value.message
+
+
+def test_the_id_without_its_project_names_the_run_and_so_does_a_prefix_of_it(runs):
+    assert find_run("20270115-074500", [runs]).run_id == "demo2-20270115-074500"
+    assert find_run("20270115-0715", [runs]).run_id == "demo-20270115-071500"
+    with pytest.raises(RunError, match="ambiguous"):
+        find_run("20270115-07", [runs])

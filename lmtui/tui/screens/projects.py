@@ -195,7 +195,7 @@ class ProjectsScreen(Screen):
         def create(name: str | None) -> None:
             if name is None:
                 return
-            self._write_new(name, starter_text(name))
+            self._write_new(name, starter_text(name, os.path.relpath(self.app.catalog.projects_dir / f"{name}.toml")))
 
         self.app.push_screen(NameScreen("New project from the template: name"), create)
 

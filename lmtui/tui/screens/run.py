@@ -29,7 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate
+from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration, fmt_number, fmt_percent, fmt_rate, precision_name
 from lmtui.runs.resources import GroupSampler, RunResources
 from lmtui.runs.series import index_at
 from lmtui.runs.tracker import DISTILL_CURVES, RunTracker
@@ -78,11 +78,11 @@ def header_text(t: RunTracker, resources: RunResources | None = None, *, narrow:
         out.append(f"  stage {t.stage}")
     step = f"{t.step}/{t.max_steps}" if t.max_steps else (str(t.step) if t.step is not None else "-")
     if narrow:
-        out.append(f"\nstep {step}  loss {fmt_number(t.loss)}  ETA {fmt_duration(t.eta)}")
+        out.append(f"\nstep {step}  train loss {fmt_number(t.loss)}  ETA {fmt_duration(t.eta)}")
         return out
-    out.append(f"\nstep {step}  loss {fmt_number(t.loss)}  ppl {fmt_number(t.perplexity)}  "
-               f"tok/s {fmt_rate(t.tokens_per_s)}{'' if t.mfu is None else f'  MFU {t.mfu:.0%}'}  elapsed {fmt_duration(t.elapsed)}  ETA {fmt_duration(t.eta)}  "
-               f"{t.device}")
+    out.append(f"\nstep {step}  train loss {fmt_number(t.loss)}  eval ppl {fmt_number(t.perplexity)}  "
+               f"ETA {fmt_duration(t.eta)}  tok/s {fmt_rate(t.tokens_per_s)}{'' if t.mfu is None else f'  MFU {t.mfu:.0%}'}"
+               f"  elapsed {fmt_duration(t.elapsed)}  {t.device}")
     if resources is not None:
         out.append(f"  {resources_text(resources)}", style="cyan")
     return out
@@ -188,7 +188,7 @@ def details_text(t: RunTracker, resources: RunResources | None = None) -> Text:
     if ts:
         row("model", f"{fmt_count(ts.get('params'))} parameters ({fmt_count(ts.get('non_embedding_params'))} "
             "non-embedding)")
-        row("device", f"{ts.get('device')} x{ts.get('num_processes', 1)}, precision {ts.get('mixed_precision')}")
+        row("device", f"{ts.get('device')} x{ts.get('num_processes', 1)}, {precision_name(ts.get('mixed_precision'))}")
         row("batch", f"{ts.get('batch_size')} sequences = {ts.get('micro_batch_size')} x "
             f"{ts.get('gradient_accumulation_steps')} accumulation x {ts.get('num_processes', 1)} processes; "
             f"{ts.get('tokens_per_step', 0):,} tokens/step")

@@ -28,7 +28,8 @@ STATUS_STYLE = {"running": "bold green", "queued": "cyan", "finished": "dim", "f
 
 COLUMNS = [ColumnSpec("mark", " ", 0), ColumnSpec("status", "status", 1), ColumnSpec("queue", "queue", 2),
            ColumnSpec("run", "run", 0),
-           ColumnSpec("step", "step", 2), ColumnSpec("loss", "loss", 3), ColumnSpec("ppl", "ppl", 6),
+           ColumnSpec("step", "step", 2), ColumnSpec("loss", "train loss", 3),
+           ColumnSpec("ppl", "eval ppl", 6),
            ColumnSpec("tps", "tok/s", 7), ColumnSpec("eta", "ETA", 4), ColumnSpec("elapsed", "elapsed", 8),
            ColumnSpec("curve", "loss curve", 10), ColumnSpec("project", "project", 5),
            ColumnSpec("stage", "stage", 9), ColumnSpec("device", "device", 11),
