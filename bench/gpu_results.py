@@ -123,7 +123,14 @@ def fmt(x, spec: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    out, mode = Path(argv[1]), argv[2]
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="gpu_results.py", description="Write OUT_DIR/results.md, the table of "
+                                     "bench/gpu_check.sh, from what its steps left in OUT_DIR.")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="the folder gpu_check.sh wrote")
+    parser.add_argument("mode", choices=("cuda", "cpu"), help="which path the check ran")
+    args = parser.parse_args(argv[1:])
+    out, mode = Path(args.out_dir), args.mode
     work = out / "work"
     lines = [f"# GPU check ({mode})", "", environment_line(work), ""]
     log = out / "environment.log"
