@@ -74,6 +74,24 @@ class RunLock:
         self.release()
 
 
+def lock_held(path: str | os.PathLike) -> bool:
+    """Whether some process holds an exclusive ``flock`` on ``path``: a non-blocking shared
+    probe, False without the file or where the file system refuses locks."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
 @dataclass
 class RunDir:
     """Paths and state of one run directory."""
@@ -194,21 +212,9 @@ class RunDir:
         return RunLock(fd)
 
     def locked(self) -> bool:
-        """Whether some process holds the run's lock: a non-blocking shared ``flock`` probe, False
-        without a lock file or where the file system refuses locks (the pid then decides)."""
-        try:
-            fd = os.open(self.lock_file, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-        return False
+        """Whether some process holds the run's lock (:func:`lock_held`; the pid decides where the
+        file system refuses locks)."""
+        return lock_held(self.lock_file)
 
     @staticmethod
     def _lock_holder(fd: int) -> str:

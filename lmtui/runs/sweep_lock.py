@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lmtui.errors import RunError
 from lmtui.procs import spawn_detached
-from lmtui.runs.rundir import RunLock, RunLocked
+from lmtui.runs.rundir import RunLock, RunLocked, lock_held
 
 CONTROLLER_MODULE = "lmtui.runs.controller"
 
@@ -62,19 +62,7 @@ def take_lock(record_file: str | os.PathLike, wait: float = 1.0) -> RunLock:
 
 def controller_running(record_file: str | os.PathLike) -> bool:
     """Whether a controller holds the sweep's lock (a non-blocking probe)."""
-    try:
-        fd = os.open(lock_file(record_file), os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    return False
+    return lock_held(lock_file(record_file))
 
 
 def state(record_file: str | os.PathLike, record: dict) -> str:
