@@ -170,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                                                     ("eval_steps", args.eval_steps), ("seed", args.seed)))
     text = table(results, args, command)
     for folder in [work] + ([Path(args.docs)] if args.docs else []):
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "sweep_search.md").write_text(text)
         write_png(results, folder / "sweep_search.png")
     print(text)
