@@ -120,7 +120,7 @@ def write_png(results: dict, path: Path) -> None:
             ax.step(xs[1:], ys[1:], where="post", marker="o", label=f"{label} ({r['steps']:,} steps)")
     ax.set_xlabel("cumulative optimizer steps (all trials)")
     ax.set_ylabel("best final held-out MLM loss so far (nats)")
-    ax.set_title("Sweep over learning rate, warmup ratio, mlm_probability (demo shape, CPU)")
+    ax.set_title("Sweep over learning rate, warmup ratio and mlm_probability\n(demo shape, CPU)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
