@@ -69,7 +69,7 @@ def _has_model(folder: Path) -> bool:
 def eval_only_run(project, model_dir: Path, next_to=None):
     """A new run directory holding only the evaluation of an existing model folder."""
     from lmtui.fsutil import atomic_write_text
-    from lmtui.project.freeze import frozen_text
+    from lmtui.runs.launcher import frozen_project_text
     from lmtui.project.paths import output_dir
     from lmtui.runs.rundir import RunDir, host, new_run_id
 
@@ -78,7 +78,7 @@ def eval_only_run(project, model_dir: Path, next_to=None):
     name = re.sub(r"[^A-Za-z0-9_.\-]+", "-", model_dir.name).strip("-.") or "model"
     run = RunDir(out / new_run_id(f"{name}-eval", out))
     run.path.mkdir()
-    atomic_write_text(run.project_file, frozen_text(project))
+    atomic_write_text(run.project_file, frozen_project_text(project))
     source = next_to.read_state().get("project_path") if next_to is not None else project.path
     run.update_state(version=1, run_id=run.run_id, kind="eval", model=str(model_dir),
                      project_name=f"{project.project.name}@{name}", project_path=source, status="queued",
@@ -252,7 +252,7 @@ def cmd_eval(args) -> int:
     from rich.console import Console
 
     from lmtui.evaluation import results as res
-    from lmtui.evaluation.readers import load_task
+    from lmtui.evaluation.hub_tasks import load_task
     from lmtui.evaluation.stage import final_step, plan, request_summary, resolved_specs, spawn
 
     console = Console(highlight=False, soft_wrap=True)
