@@ -352,7 +352,7 @@ def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | Non
         RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
     """
     # before the checks that import torch: a finished run is reported at once
-    done = None if fresh else finished_run(load_with_overrides(project_path, overrides))
+    done = None if fresh else finished_run(load_with_overrides(project_path, overrides, check=False))
     if done is not None:
         return Launched(run=done, resumed=False, warning=None, offset=done.events_file.stat().st_size
                         if done.events_file.exists() else 0, finished=True)
