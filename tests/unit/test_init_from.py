@@ -158,3 +158,16 @@ def test_the_frozen_project_holds_the_resolved_model_folder(work):
     text = frozen_project_text(project(work, "demo"))
     model = work / "runs" / "demo-20270115-071500" / "model"
     assert f'init_from = "{model}"' in text
+
+
+def test_one_resolver_serves_init_from_the_teacher_and_eval_model(work):
+    """`lmtui eval --model`, `[model] init_from` and `[distill] teacher` name models the same way."""
+    from lmtui.runs.modelref import resolve_model
+
+    model = work / "runs" / "demo-20270115-070000" / "model"
+    assert resolve_model("demo-20270115-070000", base=work, search_dirs=[work / "runs"], name="--model").folder == model
+    assert resolve_model("demo", base=work, search_dirs=[work / "runs"], name="--model").folder == \
+        folder_of(work, "demo")
+    with pytest.raises(ProjectError) as exc:
+        resolve_model("./nowhere", base=work, search_dirs=[work / "runs"], name="--model")
+    assert exc.value.message.startswith("--model './nowhere' does not exist") and exc.value.key is None
