@@ -179,8 +179,9 @@ LAYERS = (
     ("lmtui.train", "lmtui.data", "lmtui.runs"),              # rundir, queue, events, catalog, modelref ...
     ("lmtui.hub", "lmtui.evaluation", "lmtui.distill"),       # features, each with its own checks
     ("lmtui.checks",),                                         # check(project) -> problems
+    # the launch path, the stage walker, the processes
     ("lmtui.runs.launcher", "lmtui.runs.sweep", "lmtui.runs.controller", "lmtui.driver", "lmtui.stages",
-     "lmtui.train.pretrain", "lmtui.train.launch", "lmtui.scaling", "lmtui.bench"),  # the launch path, the stage walker, the processes
+     "lmtui.train.pretrain", "lmtui.train.launch", "lmtui.scaling", "lmtui.bench"),
     ("lmtui.cli", "lmtui.__main__", "lmtui.commands", "lmtui.tui", "lmtui.scaling.node"),  # entry points
 )
 
