@@ -87,6 +87,28 @@ def test_every_entry_reaches_the_one_check(tmp_path, monkeypatch, capsys):
     assert len(set(messages.values())) == 1
 
 
+def test_doctor_and_export_slurm_reach_the_one_check_too(tmp_path, monkeypatch, capsys):
+    """`lmtui doctor PROJECT` reports the check's first problem as its project finding, and
+    `lmtui export slurm` refuses with the check's message (against the target's GPUs)."""
+    from lmtui import checks
+    from lmtui.cli import main
+    from lmtui.commands.doctor import project_findings
+
+    path = write_case("bad_projects/corrupt_gz", tmp_path)
+    messages, _ = _three_messages(path, monkeypatch, capsys)
+    calls = []
+    report = checks.report
+    monkeypatch.setattr(checks, "report", lambda *a, **k: calls.append(k) or report(*a, **k))
+    findings, _ = project_findings(str(path), {"bf16": False, "cuda": False})
+    message = findings[0].value.removeprefix(f"{path}: ")  # the doctor names the file, then the message
+    assert findings[0].level == "fail" and message in messages["check"] and findings[0].fix in messages["check"], \
+        (findings, messages)
+    assert main(["export", "slurm", str(path), "--nodes", "2", "--gpus-per-node", "0"]) == 2
+    assert capsys.readouterr().err == messages["check"]
+    assert len(calls) == 2 and calls[1]["target"] is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml"]
+
+
 @pytest.mark.parametrize("case", SUBPROCESS_CASES)
 def test_the_real_commands_give_the_same_message(case, tmp_path, monkeypatch, capsys):
     path = write_case(case, tmp_path)
