@@ -39,6 +39,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    parser.set_defaults(parsers=(parser, sub.choices))  # `lmtui completion` writes the script of the whole parser
     return parser, sub.choices
 
 

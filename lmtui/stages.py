@@ -92,7 +92,7 @@ def run_tokenizer(run: RunDir, project) -> None:
     from lmtui.data.tokenizer import prepare_tokenizer
 
     if run.read_state().get("verify"):  # the restart of a crashed run: trust no remembered digest
-        from lmtui.data.corpus import verify_corpus_digests
+        from lmtui.data.sources import verify_corpus_digests
         from lmtui.project.paths import cache_dir
 
         n = verify_corpus_digests(project, cache_dir(project))

@@ -46,13 +46,12 @@ def _completer(metavar: str | None) -> dict | None:
     return RUNS if run else PROJECTS if project else None
 
 
-def completion_script(shell: str) -> str:
-    """The completion script of the whole `lmtui` parser for ``shell`` (one of :data:`SHELLS`)."""
+def completion_script(shell: str, parser, commands: dict) -> str:
+    """The completion script of the whole `lmtui` parser for ``shell`` (one of :data:`SHELLS`):
+    ``parser`` and ``commands`` are :func:`lmtui.cli.build_parser`'s, handed over by the parser
+    itself (``args.parsers``), so this module needs no import of the CLI that imports it."""
     import shtab
 
-    from lmtui.cli import build_parser
-
-    parser, commands = build_parser()
     for sub in commands.values():
         for action in sub._actions:
             if not action.option_strings:
@@ -76,7 +75,7 @@ def cmd_completion(args) -> int:
     if not args.shell:
         print("usage: lmtui completion bash|zsh|fish", file=sys.stderr)
         return 2
-    sys.stdout.write(completion_script(args.shell))
+    sys.stdout.write(completion_script(args.shell, *args.parsers))
     return 0
 
 

@@ -171,13 +171,13 @@ def offline() -> Finding:
 
 def project_findings(path: str, facts: dict) -> tuple[list[Finding], dict[str, str]]:
     """The project checked as `lmtui check` does, then against this machine; and its folders."""
-    from lmtui.project.deep_check import deep_check
+    from lmtui.checks import require
     from lmtui.project.load import load_project, project_text
     from lmtui.project.paths import cache_dir, output_dir
 
     try:
-        project = load_project(path)
-        summary = deep_check(project, project_text(project))
+        project = load_project(path, check=False)
+        summary = require(project, project_text(project))  # the checks of `lmtui check` and `lmtui run`
     except LmtuiError as exc:
         return [Finding("project", f"{path}: {exc.message}", "fail", exc.hint or "")], {"cwd": os.getcwd()}
     out = [Finding("project", f"{path}: {summary}")]

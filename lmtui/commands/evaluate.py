@@ -69,8 +69,8 @@ def _has_model(folder: Path) -> bool:
 def eval_only_run(project, model_dir: Path, next_to=None):
     """A new run directory holding only the evaluation of an existing model folder."""
     from lmtui.fsutil import atomic_write_text
-    from lmtui.project.freeze import frozen_text
     from lmtui.project.paths import output_dir
+    from lmtui.runs.launcher import frozen_project_text
     from lmtui.runs.rundir import RunDir, host, new_run_id
 
     out = Path(next_to.path.parent if next_to is not None else output_dir(project))
@@ -78,7 +78,7 @@ def eval_only_run(project, model_dir: Path, next_to=None):
     name = re.sub(r"[^A-Za-z0-9_.\-]+", "-", model_dir.name).strip("-.") or "model"
     run = RunDir(out / new_run_id(f"{name}-eval", out))
     run.path.mkdir()
-    atomic_write_text(run.project_file, frozen_text(project))
+    atomic_write_text(run.project_file, frozen_project_text(project))
     source = next_to.read_state().get("project_path") if next_to is not None else project.path
     run.update_state(version=1, run_id=run.run_id, kind="eval", model=str(model_dir),
                      project_name=f"{project.project.name}@{name}", project_path=source, status="queued",
@@ -252,7 +252,7 @@ def cmd_eval(args) -> int:
     from rich.console import Console
 
     from lmtui.evaluation import results as res
-    from lmtui.evaluation.readers import load_task
+    from lmtui.evaluation.hub_tasks import load_task
     from lmtui.evaluation.stage import final_step, plan, request_summary, resolved_specs, spawn
 
     console = Console(highlight=False, soft_wrap=True)
@@ -263,11 +263,10 @@ def cmd_eval(args) -> int:
         console.print(f"asked the evaluation of {run.run_id} to stop", markup=False)
         return 0
     manage = False
-    if args.model:
-        model_dir = Path(args.model).expanduser().resolve()
-        if not _has_model(model_dir):
-            raise LmtuiError(f"no model in {model_dir} (config.json missing)",
-                             hint="give a folder saved with save_pretrained (config.json, weights, tokenizer)")
+    if args.model:  # the one model-reference resolver of init_from and [distill] teacher too
+        from lmtui.runs.modelref import resolve_model
+
+        model_dir = resolve_model(args.model, base=Path.cwd(), search_dirs=_search_dirs(args), name="--model").folder
         if not any((model_dir / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json", "vocab.txt")):
             raise LmtuiError(f"no tokenizer in {model_dir}",
                              hint="save the tokenizer into the model folder (tokenizer.save_pretrained(folder))")
@@ -382,8 +381,10 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a run's model, a checkpoint or any model folder ([eval] section)")
     p.add_argument("target", metavar="FILE|RUN", help="a project file (its latest run), or a run id, prefix, directory or project name")
     p.add_argument("--checkpoint", type=option(int, minimum=0), metavar="N", help="evaluate the checkpoint of step N")
-    p.add_argument("--model", metavar="PATH", help="evaluate this model folder instead (results go to a new "
-                                                   "run directory, to compare against)")
+    p.add_argument("--model", metavar="MODEL", help="evaluate this model instead: a model folder, a run (id, prefix, "
+                                                    "directory) or project name (its final model), or a Hub id in "
+                                                    "the local cache (results go to a new run directory, to compare "
+                                                    "against)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a project key, e.g. eval.max_train_examples=500 (repeatable)")
     p.add_argument("--only", action="append", metavar="NAME",

@@ -111,20 +111,21 @@ def export_scaling(args) -> int:
     if not args.project:
         raise LmtuiError(f"`lmtui export {args.target}` needs a PROJECT.toml",
                          hint=f"write e.g. `lmtui export {args.target} project.toml --nodes 2 --gpus-per-node 8`")
-    project = load_with_overrides(args.project, args.set)
+    project = load_with_overrides(args.project, args.set, check=args.target != "slurm")
     if args.target == "slurm":
         if args.nodes is None or args.gpus_per_node is None:
             raise LmtuiError("`lmtui export slurm` needs --nodes and --gpus-per-node",
                              hint="write e.g. --nodes 2 --gpus-per-node 8 (0 GPUs: the nodes' CPUs)")
         from lmtui.project.load import project_text
-        from lmtui.runs.launcher import naming_overrides, preflight
+        from lmtui.checks import require
+        from lmtui.runs.launcher import naming_overrides
         from lmtui.runs.queue import Machine
 
         # the checks of `lmtui run`, the request against the target nodes rather than this machine
         target = Machine(list(range(args.gpus_per_node)), 1, label=f"each target node (--gpus-per-node "
                          f"{args.gpus_per_node})", slots_hint="one run per node")
         with naming_overrides(args.project, args.set):
-            preflight(project, project_text(project), deep=False, target=target)
+            require(project, project_text(project), deep=False, target=target)
         text = slurm.slurm_script(project, args.nodes, args.gpus_per_node, args.partition, args.time)
         out = Path(args.output or f"{project.project.name}.sbatch")
     else:

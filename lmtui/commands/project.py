@@ -30,14 +30,14 @@ def cmd_new(args) -> int:
 
 def cmd_check(args) -> int:
     """Check every file given, printing ``FILE: ok`` or its error; 2 when any failed, else 0.
-    The checks are those `lmtui run` makes before it writes anything (:func:`lmtui.runs.launcher.preflight`)."""
-    from lmtui.runs.launcher import preflight
+    The checks are those `lmtui run` makes before it writes anything (:func:`lmtui.checks.require`)."""
+    from lmtui.checks import require
 
     failed = 0
     for file in args.files:
         try:
-            project = load_project(file)
-            summary = preflight(project, project_text(project), deep=args.deep)  # the checks of `lmtui run`
+            project = load_project(file, check=False)
+            summary = require(project, project_text(project), deep=args.deep)  # the checks of `lmtui run`
         except LmtuiError as exc:
             failed += 1
             print(f"error: {exc.format()}", file=sys.stderr)

@@ -204,7 +204,7 @@ def cmd_prepare(args) -> int:
 
     with progress:
         if args.verify:
-            from lmtui.data.corpus import verify_corpus_digests
+            from lmtui.data.sources import verify_corpus_digests
             from lmtui.project.paths import cache_dir
 
             n = verify_corpus_digests(project, cache_dir(project))

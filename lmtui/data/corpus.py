@@ -17,6 +17,7 @@ import csv
 import fnmatch
 import glob
 import gzip
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -518,8 +519,6 @@ def split_documents(docs: Iterable[str], fraction: float, seed: int) -> tuple[li
     At least one document goes to each side when there are two or more documents (the one
     whose hash is the lowest moves to validation, the highest to training).
     """
-    from lmtui.data.stream import split_hash
-
     docs = list(docs)
     hashes = [split_hash(seed, "", i) for i in range(len(docs))]
     valid_mask = [h < fraction for h in hashes]
@@ -532,82 +531,8 @@ def split_documents(docs: Iterable[str], fraction: float, seed: int) -> tuple[li
     return train, valid
 
 
-def corpus_files(project) -> tuple[list[Path], list[Path]]:
-    """Resolved (training files, validation files) of a project's corpus, every source's together."""
-    from lmtui.data.sources import project_sources
-
-    sources = project_sources(project)
-    return ([Path(p) for s in sources for p in s.files + s.hf_data_files],
-            [Path(p) for s in sources for p in s.validation_files])
-
-
-def verify_corpus_digests(project, cache_dir: str) -> int:
-    """Hash every corpus file of ``project`` again, whatever its remembered stamp, and update
-    ``digests.json`` (:func:`lmtui.data.fingerprint.file_digests` with ``verify``): afterwards
-    :func:`corpus_fingerprint` reflects the files' contents even if one changed without its size,
-    mtime or inode changing. Returns the number of files hashed."""
-    from lmtui.data.fingerprint import file_digests
-    from lmtui.data.sources import project_sources
-
-    paths = [Path(p) for s in project_sources(project) for p in s.files + s.validation_files + s.hf_data_files]
-    file_digests(paths, cache_dir, verify=True)
-    return len(paths)
-
-
-def corpus_fingerprint(project, cache_dir: str) -> str:
-    """Fingerprint of the corpus contents and every [corpus] setting that changes the documents.
-
-    Covers each source's files (contents, in sorted order), reading settings and Hub dataset
-    name; not the weights, which change the training order, not the documents.
-    """
-    from dataclasses import asdict
-
-    from lmtui.data.fingerprint import digest_bytes, files_digest
-    from lmtui.data.sources import project_sources
-
-    parts = []
-    for s in project_sources(project):
-        settings = asdict(s)
-        for k in ("files", "validation_files", "hf_data_files", "weight", "epochs"):
-            settings.pop(k)
-        parts.append([settings, files_digest(s.files, cache_dir), files_digest(s.validation_files, cache_dir),
-                      files_digest(s.hf_data_files, cache_dir)])
-    c = project.corpus
-    return digest_bytes("corpus-v2", parts, c.validation_split, c.split_seed, c.max_documents, c.deduplicate,
-                        asdict(CsvDialect.of(c)))
-
-
-def corpus_documents(project, stats: CorpusStats | None = None) -> tuple[list[str], list[str]]:
-    """The project's (training documents, validation documents) as lists, for small corpora and
-    tests (the pipeline itself streams them, :class:`lmtui.data.stream.CorpusStream`).
-
-    Raises:
-        CorpusError: files missing or unreadable, no documents at all, or no validation documents.
-    """
-    return _split_lists(project, stats, keep_train=True)
-
-
-def validation_documents(project) -> list[str]:
-    """The project's validation documents, read from a stream that holds no training document.
-
-    Raises:
-        CorpusError: as :func:`corpus_documents`.
-    """
-    return _split_lists(project, None, keep_train=False)[1]
-
-
-def _split_lists(project, stats: CorpusStats | None, *, keep_train: bool) -> tuple[list[str], list[str]]:
-    from lmtui.data.stream import CorpusStream
-
-    flips: frozenset = frozenset()
-    while True:
-        stream = CorpusStream(project, stats=stats if not flips else None, flips=flips)
-        train, valid = [], []
-        for doc in stream.documents():
-            if doc.validation:
-                valid.append(doc.text)
-            elif keep_train:
-                train.append(doc.text)
-        flips = flips or stream.fallback_flips()
-        if flips == stream.flips:
-            return train, valid
+def split_hash(seed: int, key: str, index: int) -> float:
+    """A uniform number in [0, 1) from (``seed``, ``key``, ``index``): the first 8 bytes of their
+    BLAKE2b digest over 2**64."""
+    digest = hashlib.blake2b(f"{seed}\0{key}\0{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2.0 ** 64

@@ -26,18 +26,12 @@ from typing import Iterator
 
 import numpy as np
 
-from lmtui.data.corpus import CorpusStats, CsvDialect, hub_documents, read_documents
+from lmtui.data.corpus import CorpusStats, CsvDialect, hub_documents, read_documents, split_hash
 from lmtui.data.fingerprint import file_digests
 from lmtui.data.sources import Source, project_sources
 from lmtui.errors import CorpusError
 from lmtui.project.paths import cache_dir
 
-
-def split_hash(seed: int, key: str, index: int) -> float:
-    """A uniform number in [0, 1) from (``seed``, ``key``, ``index``): the first 8 bytes of their
-    BLAKE2b digest over 2**64."""
-    digest = hashlib.blake2b(f"{seed}\0{key}\0{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") / 2.0 ** 64
 
 
 def document_hash(text: str) -> int:
@@ -242,3 +236,37 @@ def _size(path) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def corpus_documents(project, stats: CorpusStats | None = None) -> tuple[list[str], list[str]]:
+    """The project's (training documents, validation documents) as lists, for small corpora and
+    tests (the pipeline itself streams them, :class:`lmtui.data.stream.CorpusStream`).
+
+    Raises:
+        CorpusError: files missing or unreadable, no documents at all, or no validation documents.
+    """
+    return _split_lists(project, stats, keep_train=True)
+
+
+def validation_documents(project) -> list[str]:
+    """The project's validation documents, read from a stream that holds no training document.
+
+    Raises:
+        CorpusError: as :func:`corpus_documents`.
+    """
+    return _split_lists(project, None, keep_train=False)[1]
+
+
+def _split_lists(project, stats: CorpusStats | None, *, keep_train: bool) -> tuple[list[str], list[str]]:
+    flips: frozenset = frozenset()
+    while True:
+        stream = CorpusStream(project, stats=stats if not flips else None, flips=flips)
+        train, valid = [], []
+        for doc in stream.documents():
+            if doc.validation:
+                valid.append(doc.text)
+            elif keep_train:
+                train.append(doc.text)
+        flips = flips or stream.fallback_flips()
+        if flips == stream.flips:
+            return train, valid

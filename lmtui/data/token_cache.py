@@ -39,10 +39,11 @@ from typing import Callable
 
 import numpy as np
 
-from lmtui.data.corpus import CorpusStats, corpus_fingerprint
+from lmtui.data.corpus import CorpusStats
 from lmtui.data.fingerprint import digest_bytes, file_digest, file_digests
 from lmtui.data.progress import ProgressMeter
 from lmtui.data.shards import ShardBuild, clean_stale, mark_owner
+from lmtui.data.sources import corpus_fingerprint
 from lmtui.data.stream import CorpusStream
 from lmtui.errors import CorpusError
 from lmtui.fsutil import atomic_folder, atomic_write_json

@@ -30,17 +30,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from lmtui.data.corpus import CorpusStats, corpus_fingerprint
+from lmtui.data.corpus import CorpusStats
 from lmtui.data.fingerprint import digest_bytes
 from lmtui.data.progress import ProgressMeter
 from lmtui.data.shards import clean_stale, mark_owner
+from lmtui.data.sources import corpus_fingerprint
 from lmtui.data.stream import CorpusStream
 from lmtui.errors import ProjectError
 from lmtui.fsutil import atomic_folder
-from lmtui.project.init_from import resolve_init_from
 from lmtui.project.load import project_text
 from lmtui.project.paths import cache_dir, resolve_path
 from lmtui.project.presets import SPECIAL_TOKENS
+from lmtui.runs.modelref import resolve_project_model
 
 
 def _build(kind: str, lowercase: bool, vocab_size: int, min_frequency: int):
@@ -237,17 +238,18 @@ def prepare_tokenizer(project, log=print, progress: Callable[[dict], None] | Non
 
     Raises:
         ProjectError: ``[tokenizer] path`` (or else the model ``init_from`` names,
-            :func:`lmtui.project.init_from.resolve_init_from`) does not hold a loadable tokenizer.
+            :func:`lmtui.runs.modelref.resolve_project_model`) does not hold a loadable tokenizer.
         CorpusError: the corpus cannot be read, or the disk is full (naming the folder and the space free).
     """
     t = project.tokenizer
-    if project.distill.teacher:  # a distillation reads the teacher's token ids (lmtui.distill.checks)
-        from lmtui.distill.teacher import teacher_tokenizer_folder
-
-        return teacher_tokenizer_folder(project), True
+    if project.distill.teacher and not t.path:  # a distillation reads the teacher's token ids (lmtui.distill.checks)
+        return resolve_project_model(project, project.distill.teacher, "distill.teacher").folder, True
+    if project.distill.teacher:  # [tokenizer] path, checked to hold the teacher's vocabulary
+        return Path(resolve_path(project, t.path)), True
     if t.path or project.model.init_from:
         folder = (Path(resolve_path(project, t.path)) if t.path
-                  else resolve_init_from(project, project_text(project)).folder)
+                  else resolve_project_model(project, project.model.init_from, "model.init_from",
+                                             project_text(project)).folder)
         if not (folder / "tokenizer.json").is_file():
             key = "tokenizer.path" if t.path else "model.init_from"
             raise ProjectError(f"no tokenizer.json in {folder}", file=project.path, key=key,

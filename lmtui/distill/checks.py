@@ -1,4 +1,4 @@
-"""The cross-key rules of ``[distill]``, run with the project's other checks before anything runs.
+"""The checks of ``[distill]`` against its teacher, run by the check layer (:mod:`lmtui.checks`) before anything runs.
 
 Json and the ``tokenizers`` library only (no torch): ``lmtui check``, ``lmtui run`` and the TUI's
 edit form refuse a distillation that cannot work, each with one :class:`ProjectError` naming the
@@ -14,9 +14,10 @@ from pathlib import Path
 from lmtui.distill.teacher import (MASKED_LM_TYPES, teacher_config, teacher_hidden_size, teacher_layer_count,
                                    teacher_tokenizer_folder)
 from lmtui.errors import ProjectError
-from lmtui.project.init_from import TOKENIZER_TRAINING_KEYS, model_positions
 from lmtui.project.lines import line_of
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
+from lmtui.runs.modelref import model_positions
+from lmtui.train.init_from import TOKENIZER_TRAINING_KEYS
 
 # Student families a teacher's layers can initialise: the teacher's own, and BERT -> DistilBERT (Sanh et al. 2019).
 LAYER_COMPATIBLE = {"bert": ("bert", "distilbert"), "roberta": ("roberta",), "distilbert": ("distilbert",),
@@ -69,11 +70,12 @@ def _vocab(folder: Path) -> dict[str, int]:
 def check_distill(project, text: str = "") -> None:
     """Check ``[distill]`` against the teacher's config.json, its tokenizer and the rest of the project.
 
-    Nothing is checked when ``teacher`` is empty.
+    Nothing is checked when ``teacher`` is empty. The rules of the file alone (``init_from``
+    beside ``teacher``, all three alphas 0) are the loader's (:func:`lmtui.project.load.check_consistency`).
 
     Raises:
         ProjectError: the teacher does not resolve (:func:`lmtui.distill.teacher.resolve_teacher`) or
-            is not a masked LM of a supported family; ``[model] init_from`` is set too; a
+            is not a masked LM of a supported family; a
             ``[tokenizer]`` training key is set, or ``[tokenizer] path`` holds another vocabulary
             than the teacher's; the tokenizer has more tokens than the teacher's embeddings; the
             teacher has no tokenizer.json; ``max_seq_length`` exceeds the teacher's positions;
@@ -81,7 +83,7 @@ def check_distill(project, text: str = "") -> None:
             width key that contradicts the teacher, a ``layers`` entry out of range or repeated,
             ``layers`` not one entry per student layer, a student deeper than the teacher; with
             ``random``: ``layers`` set, or ``alpha_cos`` > 0 with a student width unlike the
-            teacher's; all three alphas 0.
+            teacher's.
     """
     d = project.distill
     if not d.teacher:
@@ -93,10 +95,6 @@ def check_distill(project, text: str = "") -> None:
         raise ProjectError(message, file=file, key=f"{section}.{key}",
                            line=line_of(text, section, key) or line_of(text, section), hint=hint)
 
-    if project.model.init_from:
-        fail("init_from and [distill] teacher both initialise the model: a distillation's student starts from "
-             "the teacher's layers or at random", "model", "init_from",
-             'remove init_from, and choose [distill] init = "teacher_layers" or "random"')
     source, config = teacher_config(project, text)
     kind = config.get("model_type", "")
     archs = config.get("architectures") or []
@@ -135,9 +133,6 @@ def check_distill(project, text: str = "") -> None:
     if positions is not None and seq > positions:
         fail(f"max_seq_length {seq} is longer than the teacher's {positions} positions ({source.origin})",
              "training", "max_seq_length", f"use max_seq_length <= {positions}")
-    if not (d.alpha_ce or d.alpha_mlm or d.alpha_cos):
-        fail("alpha_ce, alpha_mlm and alpha_cos are all 0: nothing would train", "distill", "alpha_ce",
-             "keep at least one weight above 0 (DistilBERT: alpha_ce = 5, alpha_mlm = 2, alpha_cos = 1)")
     if d.init == "teacher_layers":
         _check_teacher_layers(project, config, source, fail)
     else:

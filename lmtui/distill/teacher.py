@@ -1,20 +1,18 @@
 """The teacher of a distillation: where ``[distill] teacher`` leads, its config, and the frozen model.
 
-``teacher`` takes the forms of ``[model] init_from`` (a run directory, a model folder, a run id or
-unique prefix, a project name, a Hub model id in the local cache), resolved by the same code
-(:func:`lmtui.project.init_from.resolve_init_from`), with the messages naming ``distill.teacher``.
+``teacher`` takes the forms of every model reference (a run directory, a model folder, a run id or
+unique prefix, a project name, a Hub model id in the local cache), resolved by the one resolver
+(:func:`lmtui.runs.modelref.resolve_project_model`), with the messages naming ``distill.teacher``.
 Resolution and the config read need json only; :func:`load_teacher` imports torch and transformers.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
-from lmtui.errors import LmtuiError, ProjectError
-from lmtui.project.init_from import InitSource, read_model_config, resolve_init_from
 from lmtui.project.lines import line_of
 from lmtui.project.paths import resolve_path
+from lmtui.runs.modelref import InitSource, read_model_config, resolve_project_model
 
 # model_type -> transformers families whose *ForMaskedLM lmtui's masked-positions head knows
 # (lmtui.train.model.mlm_head: base_model_prefix bert, roberta, distilbert, model).
@@ -27,12 +25,6 @@ def where(project, text: str = "") -> dict:
             "line": line_of(text, "distill", "teacher") or line_of(text, "distill")}
 
 
-def _renamed(exc: LmtuiError, project, text: str) -> ProjectError:
-    """An ``init_from`` error of the shared resolution, reworded for ``distill.teacher``."""
-    hint = exc.hint.replace("init_from", "teacher") if exc.hint else exc.hint
-    return ProjectError(exc.message.replace("init_from", "teacher"), **where(project, text), hint=hint)
-
-
 def resolve_teacher(project, text: str = "") -> InitSource:
     """The model folder ``[distill] teacher`` names.
 
@@ -40,11 +32,7 @@ def resolve_teacher(project, text: str = "") -> InitSource:
         ProjectError: naming the file, ``distill.teacher`` and its line: the teacher does not exist,
             is a run without a final model, an ambiguous run prefix, a Hub id not in the local cache.
     """
-    proxy = dataclasses.replace(project, model=dataclasses.replace(project.model, init_from=project.distill.teacher))
-    try:
-        return resolve_init_from(proxy, "")
-    except LmtuiError as exc:
-        raise _renamed(exc, project, text) from None
+    return resolve_project_model(project, project.distill.teacher, "distill.teacher", text)
 
 
 def teacher_config(project, text: str = "") -> tuple[InitSource, dict]:
@@ -54,10 +42,7 @@ def teacher_config(project, text: str = "") -> tuple[InitSource, dict]:
         ProjectError: as :func:`resolve_teacher`, or an unreadable config.json.
     """
     source = resolve_teacher(project, text)
-    try:
-        return source, read_model_config(source, where(project, text))
-    except LmtuiError as exc:
-        raise _renamed(exc, project, text) from None
+    return source, read_model_config(source, where(project, text), name="teacher")
 
 
 def teacher_layer_count(config: dict) -> int:
@@ -76,15 +61,6 @@ def teacher_tokenizer_folder(project) -> Path:
     if project.tokenizer.path:
         return Path(resolve_path(project, project.tokenizer.path))
     return resolve_teacher(project).folder
-
-
-def frozen_teacher_folder(project) -> str:
-    """The absolute teacher folder for a run's frozen project, or ``teacher`` made absolute when it
-    cannot be resolved (the check that runs first says why)."""
-    try:
-        return str(resolve_teacher(project).folder)
-    except LmtuiError:
-        return resolve_path(project, project.distill.teacher)
 
 
 def load_teacher(folder, device, attn_implementation: str = "sdpa"):

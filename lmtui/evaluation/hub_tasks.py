@@ -29,7 +29,18 @@ from __future__ import annotations
 import os
 
 from lmtui.evaluation.readers import (Sentence, TaskData, TaskDataError, TextExample, check_text_labels,
-                                      iob1_to_iob2, text_label_list, token_label_list)
+                                      iob1_to_iob2, load_file_task, text_label_list, token_label_list)
+
+
+def load_task(spec) -> TaskData:
+    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s data, the one reader of
+    either form: its dataset (:func:`load_dataset_task`) when it names one, else its files
+    (:func:`lmtui.evaluation.readers.load_file_task`), each with the spec's example limits.
+
+    Raises:
+        TaskDataError: any problem of the reader.
+    """
+    return load_dataset_task(spec) if spec.dataset else load_file_task(spec)
 
 
 def fetch_command(spec) -> str:

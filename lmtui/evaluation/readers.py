@@ -309,18 +309,14 @@ class TaskData:
     labels: list[str]
 
 
-def load_task(spec) -> TaskData:
-    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s files (with its example limits),
-    or its dataset through :func:`lmtui.evaluation.hub_tasks.load_dataset_task` when it names one.
+def load_file_task(spec) -> TaskData:
+    """Read and check a :class:`~lmtui.project.sections.eval.TaskSpec`'s files (with its example
+    limits); a task that names a dataset is read by :func:`lmtui.evaluation.hub_tasks.load_task`.
 
     Raises:
         TaskDataError: any problem of :func:`read_conll` / :func:`read_text_examples`, or a label of
             a scored split (or of the given label list's complement) missing from training.
     """
-    if spec.dataset:
-        from lmtui.evaluation.hub_tasks import load_dataset_task
-
-        return load_dataset_task(spec)
     fmt = spec.file_format
     if spec.kind == "token_classification":
         def read(path, limit):

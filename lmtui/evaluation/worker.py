@@ -42,7 +42,8 @@ def held_out_documents(project, table: dict) -> list[str]:
     Raises:
         CorpusError: files missing or unreadable, or no documents.
     """
-    from lmtui.data.corpus import CsvDialect, read_documents, resolve_files, validation_documents
+    from lmtui.data.corpus import CsvDialect, read_documents, resolve_files
+    from lmtui.data.stream import validation_documents
     from lmtui.errors import CorpusError
 
     c = project.corpus
@@ -156,7 +157,7 @@ def evaluate_tasks(specs, table: dict, model_dir: str, fps: dict, accelerator, s
         StopRequested: a stop arrived between two tasks (or inside fine-tuning).
     """
     from lmtui.evaluation.finetune import finetune
-    from lmtui.evaluation.readers import load_task
+    from lmtui.evaluation.hub_tasks import load_task
 
     for spec in specs:
         if STOP["requested"]:

@@ -14,7 +14,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from lmtui.errors import ProjectError
-from lmtui.project.init_from import frozen_model_folder
 from lmtui.project.paths import cache_dir, output_dir, resolve_path
 from lmtui.project.schema import SECTIONS, Project
 
@@ -84,9 +83,12 @@ def dump_toml(tables: dict[str, dict]) -> str:
 
 
 def resolved_tables(project: Project) -> dict[str, dict]:
-    """Every section with every key (defaults filled in) and paths made absolute; ``init_from``
-    becomes the absolute model folder it resolves to (a run id or project name would name
-    another model once a newer run finishes)."""
+    """Every section with every key (defaults filled in) and paths made absolute.
+
+    ``init_from`` and ``[distill] teacher`` are written as they are in ``project`` (a path is
+    made absolute): the launcher freezes a project whose references it resolved to model
+    folders first (:func:`lmtui.runs.modelref.resolved_references`), since a run id or project
+    name would name another model once a newer run finishes."""
     tables = {}
     for name in SECTIONS:
         section = project.section(name)
@@ -98,9 +100,18 @@ def resolved_tables(project: Project) -> dict[str, dict]:
     c["validation_files"] = [resolve_path(project, f) for f in c["validation_files"]]
     if t["path"]:
         t["path"] = resolve_path(project, t["path"])
-    if m["init_from"]:  # the model folder it names now, so the run does not follow a newer run
-        m["init_from"] = frozen_model_folder(project)
+    if m["init_from"] and _is_path(m["init_from"]):
+        m["init_from"] = resolve_path(project, m["init_from"])
+    d = tables["distill"]
+    if d["teacher"] and _is_path(d["teacher"]):
+        d["teacher"] = resolve_path(project, d["teacher"])
     return tables
+
+
+def _is_path(ref: str) -> bool:
+    """Whether a model reference is written as a path (absolute, ``~``, ``./``, ``../``), not a run
+    id, project name or Hub id, which only the resolver above project/ can tell apart."""
+    return ref.startswith(("/", "~", "./", "../", "{"))
 
 
 def frozen_text(project: Project) -> str:

@@ -3,9 +3,9 @@
 Validation happens in two passes: each key against its section's declared type, choices and
 range, the keys of the fine-tuning task tables included (:func:`parse_project`,
 :func:`build_project`), then the rules that relate keys to each other (model shape, batch
-divisibility, vocabulary size, corpus presence: :func:`check_consistency`). Neither pass
-imports torch or transformers, so the TUI can validate projects cheaply; the checks that do
-are in :mod:`lmtui.project.deep_check`."""
+divisibility, vocabulary size, corpus presence: :func:`check_consistency`). Both need nothing
+but the file: no file it names is looked at, no model, package or device; those checks are
+the check layer's (:mod:`lmtui.checks`), which runs these rules first."""
 
 from __future__ import annotations
 
@@ -24,16 +24,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-from lmtui.distill.checks import check_distill
 from lmtui.errors import ProjectError
 from lmtui.numbers import range_problem
 from lmtui.project import presets
-from lmtui.project.init_from import check_against_model
 from lmtui.project.lines import line_of
-from lmtui.project.paths import output_dir, resolve_path
 from lmtui.project.recipes import apply_recipe
 from lmtui.project.schema import SECTIONS, Project
 from lmtui.project.sections.eval import check_task_tables
+from lmtui.project.sources import check_source_tables
 
 
 def _suggest(name: str, options) -> str | None:
@@ -214,7 +212,7 @@ def _check_overrides(project: Project, text: str, file: str) -> None:
     """``config_overrides`` values a config.json can hold, and sizes (layers, hidden size, heads,
     feed-forward size, positions) that are whole numbers of at least 1, checked before the shape
     arithmetic divides by them. Their types against the architecture's config fields are
-    checked by :func:`lmtui.project.deep_check.check_override_types`."""
+    checked by :func:`lmtui.train.checks.check_override_types`."""
     reverse = {v: k for k, v in presets.DISTILBERT_NAMES.items()}
     sizes = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "max_position_embeddings")
     for k, v in (project.model.config_overrides or {}).items():
@@ -254,44 +252,41 @@ def _check_shape(project: Project, fail) -> None:
 
 
 def check_consistency(project: Project, text: str | None = None) -> None:
-    """Check the rules that relate keys to each other, before anything runs.
+    """Check the rules that relate keys to each other, from the file alone, before anything runs
+    (the check layer, :mod:`lmtui.checks`, runs them first; it looks at the files, models and
+    machine after).
 
     Raises:
-        ProjectError: no corpus, corpus files missing or empty, a bad mixture of sources
-            (:func:`lmtui.data.sources.check_sources`), model shape inconsistent
+        ProjectError: no corpus, or a bad mixture of sources
+            (:func:`lmtui.project.sources.check_source_tables`); model shape inconsistent
             (hidden size not divisible by heads, sequence longer than the positions or than the
             architecture's standard positions), a ``config_overrides`` value no config.json holds
-            or a size below 1 (:func:`_check_overrides`), vocabulary
-            too small for the special tokens, batch size not divisible by micro-batch times
-            processes, output_dir that is a file; with ``init_from``, anything of
-            :func:`lmtui.project.init_from.check_against_model` (the model not found, a key
-            the loaded model overrides, a sequence longer than its positions).
+            or a size below 1 (:func:`_check_overrides`); vocabulary too small for the special
+            tokens; batch size not divisible by micro-batch times processes; ``init_from`` beside
+            ``[distill] teacher``; the three distillation weights 0; a probe without a mask or a
+            task table that cannot work (:func:`lmtui.project.sections.eval.validate`); an
+            unknown tracker name.
     """
-    from lmtui.data.sources import check_sources  # local: sources imports this module's errors only
-
     text = project_text(project) if text is None else text
     file = project.path or "<project>"
 
     def fail(message, section, key, hint):
         raise ProjectError(message, file=file, key=f"{section}.{key}", line=line_of(text, section, key), hint=hint)
 
-    check_sources(project, text)
+    check_source_tables(project, text)
 
     t = project.tokenizer
-    if t.path:
-        tok_path = resolve_path(project, t.path)
-        if not Path(tok_path).exists():
-            fail(f"tokenizer path {t.path!r} does not exist", "tokenizer", "path",
-                 "point it at a folder with tokenizer.json, or remove it to train a tokenizer")
-    elif not project.model.init_from:  # with init_from no tokenizer is trained (check_against_model)
+    if not t.path and not project.model.init_from:  # with init_from no tokenizer is trained
         need = presets.minimum_vocab_size(t.kind)
         if t.vocab_size < need:
             fail(f"vocab_size {t.vocab_size} is too small for {t.kind}: the special tokens"
                  f"{' and the 256 byte symbols' if t.kind == 'byte_level_bpe' else ''} alone need {need}",
                  "tokenizer", "vocab_size", f"use vocab_size >= {need} (typical: 8000 to 50000)")
-    if project.model.init_from:
-        check_against_model(project, text)
-    else:
+    if project.distill.teacher and project.model.init_from:
+        fail("init_from and [distill] teacher both initialise the model: a distillation's student starts from "
+             "the teacher's layers or at random", "model", "init_from",
+             'remove init_from, and choose [distill] init = "teacher_layers" or "random"')
+    if not project.model.init_from:  # else the loaded model's config.json decides (lmtui.train.init_from)
         _check_overrides(project, text, file)
         _check_shape(project, fail)
 
@@ -314,10 +309,9 @@ def check_consistency(project: Project, text: str | None = None) -> None:
              "across documents", "training", "packing", "use packing = \"concat\" for a distillation")
     if tr.max_steps == 0 and tr.epochs <= 0:
         fail("neither max_steps nor epochs is set", "training", "max_steps", "set max_steps, or epochs > 0")
-    out = Path(output_dir(project))
-    if out.exists() and not out.is_dir():
-        fail(f"output_dir {str(out)!r} is a file", "project", "output_dir",
-             "choose a folder path, or move that file away")
+    d = project.distill
+    if d.teacher and not (d.alpha_ce or d.alpha_mlm or d.alpha_cos):
+        fail("alpha_ce, alpha_mlm and alpha_cos are all 0: nothing would train", "distill", "alpha_ce",
+             "keep at least one weight above 0 (DistilBERT: alpha_ce = 5, alpha_mlm = 2, alpha_cos = 1)")
     project.eval.check(project, text)
-    check_distill(project, text)
     project.tracking.check(project, text)

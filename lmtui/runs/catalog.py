@@ -47,14 +47,26 @@ class ProjectEntry:
         return self.error is None
 
 
+def _listed(path: Path) -> Project:
+    """The project at ``path`` with the checks a project list can afford on every refresh: the
+    file's own rules, and its corpus files found (:func:`lmtui.data.sources.project_sources`,
+    no file read); the rest is :mod:`lmtui.checks`', run by `lmtui check` and every launch."""
+    from lmtui.data.sources import project_sources
+
+    project = load_project(path)
+    project_sources(project, path.read_text(encoding="utf-8"))
+    return project
+
+
 def load_entry(path: Path) -> ProjectEntry:
-    """Validate the project file at ``path`` fully (corpus files included); never raises."""
+    """Validate the project file at ``path`` for a project list (:func:`_listed`: its own rules and
+    its corpus files found); never raises."""
     try:
         mtime = path.stat().st_mtime
     except OSError:
         mtime = 0.0
     try:
-        return ProjectEntry(path, load_project(path), None, mtime)
+        return ProjectEntry(path, _listed(path), None, mtime)
     except LmtuiError as exc:
         try:
             project = load_project(path, check=False)

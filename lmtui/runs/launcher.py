@@ -1,7 +1,9 @@
 """Start, find, stop and resume runs as detached processes.
 
 :func:`launch` is the one way a run starts, from `lmtui run` and the TUI alike: every check
-(:func:`validate`) before the run directory is written, then the driver.
+(:func:`validate`, which calls the check layer :func:`lmtui.checks.require`) before the run
+directory is written, then the driver. This module sits above :mod:`lmtui.checks`; the rest of
+:mod:`lmtui.runs` sits below it.
 
 A run's driver (``python -m lmtui.driver RUN_DIR``) is started in a new session (its own
 process group), with stdin closed and its output appended to ``train.log``; it survives the
@@ -32,6 +34,7 @@ from lmtui.project.load import build_project, check_consistency, load_project, p
 from lmtui.project.paths import output_dir
 from lmtui.project.schema import Project
 from lmtui.runs import queue
+from lmtui.runs.modelref import resolved_references
 from lmtui.runs.rundir import ACTIVE, RunDir, RunLock, create_run_dir, host, list_runs
 
 DRIVER_MODULE = "lmtui.driver"
@@ -93,64 +96,34 @@ def naming_overrides(path: str, overrides: list[str]):
         raise OverrideError(exc.message, override=item, file=str(path), key=exc.key, hint=exc.hint) from None
 
 
-def load_with_overrides(path: str, overrides: list[str] | None = None) -> Project:
+def load_with_overrides(path: str, overrides: list[str] | None = None, *, check: bool = True) -> Project:
     """Load and validate the project at ``path`` with ``section.key=value`` overrides applied.
 
     Errors about keys of the file name their line; errors about overridden keys name the
     ``--set`` argument instead (``... from --set training.batch_size=abc``), without a line.
+    ``check=False`` leaves the cross-key rules to the caller (:func:`lmtui.checks.require` runs them first).
 
     Raises:
         ProjectError: the file or an override is invalid (:func:`lmtui.project.load.load_project`).
     """
-    project = load_project(path, check=not overrides)
+    project = load_project(path, check=check and not overrides)
     if overrides:
         text = project_text(project)
         with naming_overrides(path, overrides):
             raw = apply_overrides(project.raw, overrides, str(path))
             project = build_project(raw, text, str(path), project.path)
-            check_consistency(project, text)
+            if check:
+                check_consistency(project, text)
     return project
-
-
-def preflight(project: Project, text: str = "", *, deep: bool = True, target: queue.Machine | None = None) -> str | None:
-    """Every check a run gets before anything is written, one function for `lmtui check`,
-    `lmtui run`, `lmtui sweep`, the TUI's launch dialog (both through :func:`validate`) and
-    `lmtui export slurm`:
-
-    - the device (:func:`lmtui.project.deep_check.check_device`; skipped for a ``target``: it is
-      about the nodes, not this machine) and, with ``deep``, the model config
-      (:func:`lmtui.project.deep_check.deep_check`, which imports torch and transformers);
-    - the bounded samples of every file the run reads and the folders it writes
-      (:func:`lmtui.project.sample_check.sample_check`);
-    - what it reserves against the GPUs and slots of this machine, or of ``target``
-      (:func:`lmtui.runs.queue.check_request`): a request that could never be served is refused
-      instead of waiting in the queue forever.
-
-    Returns:
-        the one-line summary of the model (``deep``), else None.
-
-    Raises:
-        ProjectError: any check fails. LmtuiError: ``LMTUI_SLOTS`` or ``LMTUI_FAKE_GPUS`` is malformed.
-    """
-    from lmtui.project.deep_check import check_device, deep_check
-    from lmtui.project.sample_check import sample_check
-
-    summary = None
-    if deep and target is None:
-        summary = deep_check(project, text)
-    else:
-        if target is None:
-            check_device(project, text)
-        sample_check(project, text)
-    queue.check_request(project, text, target)
-    return summary
 
 
 def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, str | None]:
     """Every check a run gets before anything is written: load with overrides
-    (:func:`load_with_overrides`), then :func:`preflight` (the device, the model config, the
-    sampled files, what it reserves against this machine's GPUs or slots), then the publish
-    stage's preflight.
+    (:func:`load_with_overrides`), then the one check of every entry point
+    (:func:`lmtui.checks.require`: the file's rules, the sampled files, the folders, the device,
+    the models, the model config, what it reserves against this machine's GPUs or slots), then
+    the publish stage's preflight. `lmtui run`, `lmtui sweep` and the TUI's launch dialog all
+    come through here.
 
     Returns:
         (project, warning): ``warning`` says why the run's publish stage would fail (no token), else None.
@@ -158,13 +131,21 @@ def validate(path: str, overrides: list[str] | None = None) -> tuple[Project, st
     Raises:
         ProjectError: any check fails.
     """
+    from lmtui.checks import require
     from lmtui.hub.stage import preflight as publish_preflight
 
     overrides = list(overrides or [])
-    project = load_with_overrides(path, overrides)
+    project = load_with_overrides(path, overrides, check=False)
     with naming_overrides(path, overrides):
-        preflight(project, project_text(project))
+        require(project, project_text(project))
     return project, publish_preflight(project)
+
+
+def frozen_project_text(project: Project) -> str:
+    """The frozen project.toml of a run of ``project``: its model references (``init_from``,
+    ``[distill] teacher``) resolved to the folders they name now
+    (:func:`lmtui.runs.modelref.resolved_references`), then :func:`lmtui.project.freeze.frozen_text`."""
+    return frozen_text(resolved_references(project))
 
 
 def latest_run(project: Project) -> RunDir | None:
@@ -180,7 +161,7 @@ def _changed_sections(run: RunDir, project: Project) -> list[str]:
                            str(run.project_file))
     from lmtui.project.freeze import resolved_tables
 
-    old, new = resolved_tables(frozen), resolved_tables(project)
+    old, new = resolved_tables(frozen), resolved_tables(resolved_references(project))
     return [s for s in TRAINING_SECTIONS if old[s] != new[s]]
 
 
@@ -257,7 +238,7 @@ def prepared(project: Project, *, fresh: bool = False,
         with run.lock(wait=0):
             if run.exists():  # launched by another process meanwhile
                 raise RunError(f"run {run.run_id} exists already", file=str(run.path))
-            atomic_write_text(run.project_file, frozen_text(project))
+            atomic_write_text(run.project_file, frozen_project_text(project))
             run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
                              project_path=project.path, status="queued", stage=None, created=time.time(),
                              host=host())
@@ -274,14 +255,14 @@ def prepared(project: Project, *, fresh: bool = False,
                                           run_id=run.run_id, sections=changed)
             if _corpus_changed(run, project):
                 raise _corpus_changed_error(run, project.path)
-            atomic_write_text(run.project_file, frozen_text(project))
+            atomic_write_text(run.project_file, frozen_project_text(project))
             if crashed(run):
                 run.update_state(verify=True)  # its driver verifies every digest (start_driver)
             yield run, True
         return
     run = create_run_dir(project.project.name, output_dir(project))
     with run.lock(wait=0):
-        atomic_write_text(run.project_file, frozen_text(project))
+        atomic_write_text(run.project_file, frozen_project_text(project))
         run.update_state(version=1, run_id=run.run_id, project_name=project.project.name,
                          project_path=project.path, status="queued", stage=None, created=time.time(), host=host())
         yield run, False
@@ -356,7 +337,7 @@ def finished_run(project: Project) -> RunDir | None:
     run = latest_run(project)
     if run is None or run.status() != "finished" or not run.project_file.is_file():
         return None
-    return run if run.project_file.read_text(encoding="utf-8") == frozen_text(project) else None
+    return run if run.project_file.read_text(encoding="utf-8") == frozen_project_text(project) else None
 
 
 def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | None = None) -> Launched:
@@ -371,7 +352,7 @@ def launch(project_path: str, *, fresh: bool = False, overrides: list[str] | Non
         RunError: the latest run is active or cannot be resumed (:func:`prepare_run`).
     """
     # before the checks that import torch: a finished run is reported at once
-    done = None if fresh else finished_run(load_with_overrides(project_path, overrides))
+    done = None if fresh else finished_run(load_with_overrides(project_path, overrides, check=False))
     if done is not None:
         return Launched(run=done, resumed=False, warning=None, offset=done.events_file.stat().st_size
                         if done.events_file.exists() else 0, finished=True)

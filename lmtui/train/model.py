@@ -31,10 +31,10 @@ from torch import nn
 
 from lmtui.data.batches import IGNORE_INDEX
 from lmtui.errors import ProjectError
-from lmtui.project.init_from import resolve_init_from
 from lmtui.project.lines import line_of
 from lmtui.project.load import project_text
 from lmtui.project.presets import DISTILBERT_NAMES, resolve_shape
+from lmtui.runs.modelref import resolve_project_model
 
 
 def padded_vocab_size(n: int, multiple: int = 64) -> int:
@@ -92,7 +92,7 @@ def build_config(project, tokenizer):
 
 def build_model(project, tokenizer):
     """A ``*ForMaskedLM`` model: random init from the config, or to continue pretraining, the
-    model ``init_from`` names (:func:`lmtui.project.init_from.resolve_init_from`: a model folder,
+    model ``init_from`` names (:func:`lmtui.runs.modelref.resolve_project_model`: a model folder,
     a run, a project's latest finished run, a cached Hub model), its embeddings resized when the
     tokenizer's vocabulary is larger.
 
@@ -103,7 +103,7 @@ def build_model(project, tokenizer):
 
     m = project.model
     if m.init_from:
-        folder = resolve_init_from(project, project_text(project)).folder
+        folder = resolve_project_model(project, m.init_from, "model.init_from", project_text(project)).folder
         model = AutoModelForMaskedLM.from_pretrained(folder, attn_implementation=m.attn_implementation)
         if model.get_input_embeddings().num_embeddings < len(tokenizer):
             model.resize_token_embeddings(padded_vocab_size(len(tokenizer)))

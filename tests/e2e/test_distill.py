@@ -13,50 +13,25 @@ import os
 import signal
 
 import pytest
-from support.cli import DATA, events, lmtui, only_run, wait_for, write_project
+from support.cli import events, lmtui, only_run, wait_for
+from support.projects import write_project
 
 pytestmark = [pytest.mark.slow]
 
 STEPS = 12
 
 
-def distill_project(folder, teacher, *, name="student", steps=STEPS, extra="", hardware=""):
+def distill_project(folder, teacher, *, name="student", steps=STEPS, distill=None, hardware=None):
     """A DistilBERT student of ``teacher`` on a slice of the docstring prose (dropout off, so runs compare exactly)."""
     folder.mkdir(parents=True, exist_ok=True)
-    return write_project(folder, name, f"""
-        [project]
-        name = "{name}"
-        output_dir = "runs"
-
-        [corpus]
-        train_files = ["{DATA}/prose/train.txt"]
-        validation_files = ["{DATA}/prose/valid.txt"]
-        max_documents = 400
-
-        [model]
-        architecture = "distilbert"
-        config_overrides = {{ dropout = 0.0, attention_dropout = 0.0 }}
-
-        [training]
-        max_seq_length = 64
-        batch_size = 16
-        micro_batch_size = 8
-        max_steps = {steps}
-        learning_rate = 1e-3
-        warmup_steps = 2
-        logging_steps = 1
-        eval_steps = 6
-        save_steps = 4
-        max_eval_samples = 32
-
-        [distill]
-        teacher = "{teacher}"
-        {extra}
-
-        [hardware]
-        device = "cpu"
-        {hardware}
-    """)
+    return write_project(folder, name, {"tokenizer": None, "corpus.max_documents": 400},
+                         model={"architecture": "distilbert", "size": None,
+                                "config_overrides": {"dropout": 0.0, "attention_dropout": 0.0}},
+                         training={"batch_size": 16, "micro_batch_size": 8, "max_steps": steps, "learning_rate": 1e-3,
+                                   "warmup_steps": 2, "logging_steps": 1, "eval_steps": 6, "save_steps": 4,
+                                   "max_eval_samples": 32},
+                         distill={"teacher": str(teacher), **(distill or {})},
+                         hardware={"device": "cpu", **(hardware or {})})
 
 
 def losses(run) -> dict[int, dict]:
@@ -124,7 +99,7 @@ def test_distillation_killed_mid_way_resumes_with_the_same_losses(distilled, tra
 
 @pytest.mark.long
 def test_two_gloo_processes_distil_like_one(distilled, trained_run, tmp_path):
-    project = distill_project(tmp_path, trained_run / "model", hardware="num_processes = 2")
+    project = distill_project(tmp_path, trained_run / "model", hardware={"num_processes": 2})
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run = only_run(tmp_path / "runs")

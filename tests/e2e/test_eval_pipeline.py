@@ -5,68 +5,30 @@ seed gives the same numbers again; checkpoints, other model folders and `lmtui c
 from __future__ import annotations
 
 import json
-import textwrap
 
 import pytest
 from support.cli import events, lmtui
+from support.projects import write_project
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("eval_pipeline")]
 
 
 def eval_project(folder, data_dir):
-    path = folder / "wikieval.toml"
-    path.write_text(textwrap.dedent(f"""
-        [project]
-        name = "wikieval"
-        output_dir = "runs"
-
-        [corpus]
-        train_files = ["{data_dir}/prose/train.txt"]
-        validation_files = ["{data_dir}/prose/valid.txt"]
-
-        [tokenizer]
-        kind = "byte_level_bpe"
-        vocab_size = 4000
-
-        [model]
-        architecture = "roberta"
-        size = "tiny"
-        config_overrides = {{ hidden_size = 64, num_attention_heads = 2, intermediate_size = 128 }}
-
-        [training]
-        max_seq_length = 64
-        batch_size = 32
-        micro_batch_size = 16
-        max_steps = 40
-        learning_rate = 2e-3
-        warmup_steps = 5
-        logging_steps = 10
-        eval_steps = 20
-        save_steps = 20
-        max_eval_samples = 64
-
-        [eval]
-        probes = ["The game was released in <mask> .", "He was born in [MASK] ."]
-        top_k = 3
-        pseudo_perplexity_samples = 4
-        max_sequences = 64
-        learning_rate = 3e-3
-        max_train_examples = 300
-        max_eval_examples = 200
-
-        [eval.tasks.sst2]
-        preset = "sst2"
-        data_dir = "{data_dir}/glue/SST-2"
-        epochs = 3
-
-        [eval.tasks.conll]
-        preset = "conll2003"
-        data_dir = "{data_dir}/conll2003"
-        max_train_examples = 200
-        epochs = 10
-        metrics = ["f1", "precision", "recall", "accuracy"]
-    """).lstrip())
-    return path
+    """The wikieval project: a tiny RoBERTa (hidden 64), 40 steps, [eval] with probes, SST-2 and CoNLL-2003."""
+    return write_project(folder, "wikieval", {"tokenizer.kind": "byte_level_bpe", "tokenizer.vocab_size": 4000},
+                         corpus={"train_files": [f"{data_dir}/prose/train.txt"],
+                                 "validation_files": [f"{data_dir}/prose/valid.txt"]},
+                         model={"config_overrides": {"hidden_size": 64, "num_attention_heads": 2,
+                                                     "intermediate_size": 128}},
+                         training={"max_steps": 40, "learning_rate": 2e-3, "warmup_steps": 5, "logging_steps": 10,
+                                   "eval_steps": 20, "save_steps": 20, "max_eval_samples": 64},
+                         eval={"probes": ["The game was released in <mask> .", "He was born in [MASK] ."],
+                               "top_k": 3, "pseudo_perplexity_samples": 4, "max_sequences": 64,
+                               "learning_rate": 3e-3, "max_train_examples": 300, "max_eval_examples": 200,
+                               "tasks": {"sst2": {"preset": "sst2", "data_dir": f"{data_dir}/glue/SST-2", "epochs": 3},
+                                         "conll": {"preset": "conll2003", "data_dir": f"{data_dir}/conll2003",
+                                                   "max_train_examples": 200, "epochs": 10,
+                                                   "metrics": ["f1", "precision", "recall", "accuracy"]}}})
 
 
 def results(run) -> dict:

@@ -10,7 +10,8 @@ from unittest import mock
 
 import pytest
 from rich.console import Console
-from support.cli import DATA, events, lmtui, only_run, write_project
+from support.cli import DATA, events, lmtui, only_run
+from support.projects import write_project
 from support.runs import NOW, Clock, write_run
 
 from lmtui.runs.rundir import RunDir
@@ -86,48 +87,14 @@ def test_eval_follow_shows_the_same_progress(tmp_path):
 
 @pytest.mark.slow
 def test_lmtui_run_reports_finetuning_progress(tmp_path):
-    project = write_project(tmp_path, "progress", f"""
-        [project]
-        name = "progress"
-        output_dir = "runs"
-
-        [corpus]
-        train_files = ["{DATA}/prose/train.txt"]
-        validation_files = ["{DATA}/prose/valid.txt"]
-
-        [tokenizer]
-        kind = "wordpiece"
-        vocab_size = 2000
-        lowercase = true
-
-        [model]
-        architecture = "bert"
-        size = "tiny"
-        config_overrides = {{ hidden_size = 32, num_attention_heads = 2, intermediate_size = 64 }}
-
-        [training]
-        max_seq_length = 64
-        batch_size = 16
-        micro_batch_size = 16
-        max_steps = 10
-        logging_steps = 5
-        eval_steps = 10
-        save_steps = 10
-        max_eval_samples = 32
-
-        [eval]
-        perplexity = false
-        seeds = 2
-        epochs = 2
-        batch_size = 8
-        max_seq_length = 64
-        max_train_examples = 160
-        max_eval_examples = 32
-
-        [eval.tasks.sst2]
-        preset = "sst2"
-        data_dir = "{DATA}/glue/SST-2"
-    """)
+    project = write_project(tmp_path, "progress", {"tokenizer.kind": "wordpiece", "tokenizer.lowercase": True},
+                            model={"architecture": "bert", "config_overrides": {
+                                "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}},
+                            training={"batch_size": 16, "micro_batch_size": 16, "logging_steps": 5, "eval_steps": 10,
+                                      "save_steps": 10, "max_eval_samples": 32},
+                            eval={"perplexity": False, "seeds": 2, "epochs": 2, "batch_size": 8, "max_seq_length": 64,
+                                  "max_train_examples": 160, "max_eval_examples": 32,
+                                  "tasks": {"sst2": {"preset": "sst2", "data_dir": f"{DATA}/glue/SST-2"}}})
     proc = lmtui("run", str(project), cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run = only_run(tmp_path / "runs")

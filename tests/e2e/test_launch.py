@@ -3,39 +3,17 @@ a bad ``--set`` names the argument, and `lmtui push` validates the project's ``[
 
 from __future__ import annotations
 
-from support.cli import DATA, lmtui, write_project
+from support.cli import DATA, lmtui
+from support.projects import line_of_key, write_project
 
 from lmtui.runs.rundir import RunDir
 
-PROJECT = f"""
-[project]
-name = "setbad"
-output_dir = "out"
-
-[corpus]
-train_files = ["{DATA}/prose/train.txt"]
-
-[tokenizer]
-vocab_size = 2000
-
-[model]
-architecture = "roberta"
-size = "tiny"
-
-[training]
-max_seq_length = 64
-batch_size = 32
-micro_batch_size = 16
-max_steps = 10
-
-[eval.tasks."glue sst2"]
-preset = "sst2"
-data_dir = "{DATA}/glue/SST-2"
-"""
+TASK = {"glue sst2": {"preset": "sst2", "data_dir": f"{DATA}/glue/SST-2"}}
 
 
 def test_run_with_a_bad_set_names_the_argument_and_writes_nothing(tmp_path):
-    project = write_project(tmp_path, "setbad", PROJECT)
+    project = write_project(tmp_path, "setbad", {"project.output_dir": "out", "corpus.validation_files": None},
+                            eval={"tasks": TASK})
     proc = lmtui("run", str(project), "--set", "training.max_steps=5", "--set", "training.batch_size=abc",
                  cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -45,12 +23,14 @@ def test_run_with_a_bad_set_names_the_argument_and_writes_nothing(tmp_path):
 
 
 def test_push_refuses_a_mistyped_hub_key(tmp_path):
-    project = write_project(tmp_path, "src", '[hub]\nrepo_id = "alice/x"\ninclude_checkpoints = "no"\n')
+    project = write_project(tmp_path, "src", base={}, hub={"repo_id": "alice/x", "include_checkpoints": "no"})
     run = RunDir(tmp_path / "src-run")
     run.path.mkdir()
     run.project_file.write_text('[project]\nname = "src"\n')
     run.update_state(run_id=run.run_id, project_name="src", project_path=str(project), status="finished")
     proc = lmtui("push", str(run.path), "--dry-run", cwd=tmp_path)
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.startswith(f"error: {project}:3: [hub.include_checkpoints] expected true or false"), proc.stderr
+    line = line_of_key(project.read_text(), "include_checkpoints")
+    assert proc.stderr.startswith(f"error: {project}:{line}: [hub.include_checkpoints] expected true or false"), \
+        proc.stderr
     assert not (run.path / "hub-dry-run").exists()

@@ -13,7 +13,9 @@ import pytest
 from support.cli import DATA, write_project
 
 from lmtui.data.batches import MaskingConfig, Sequences, TrainStream
-from lmtui.data.corpus import CorpusStats, corpus_documents, read_documents, validation_documents
+from lmtui.checks import require
+from lmtui.data.corpus import CorpusStats, read_documents
+from lmtui.data.stream import corpus_documents, validation_documents
 from lmtui.data.stream import CorpusStream, SeenHashes
 from lmtui.data.token_cache import TokenCache, _write_split, build_cache, verify_cache
 from lmtui.data.tokenizer import train_tokenizer, training_documents
@@ -275,7 +277,7 @@ def test_bad_mixtures_fail_at_check_time_with_key_and_line(tmp_path, tables, key
     path = write_project(tmp_path, "bad", '[model]\nsize = "tiny"\n[tokenizer]\nvocab_size = 600\n')
     path.write_text(path.read_text() + tables.replace("{WIKI}", str(WIKI)) + "\n")
     with pytest.raises((ProjectError, CorpusError)) as err:
-        load_project(path)
+        require(load_project(path, check=False), deep=False)  # the file's rules, then its files (lmtui.checks)
     assert err.value.key == key and fragment in err.value.message
     line = path.read_text().splitlines()[err.value.line - 1]
     assert key.rsplit(".", 1)[-1] in line

@@ -1,4 +1,5 @@
-"""[distill] cross-key checks: one ProjectError naming the key (and its line) before anything runs."""
+"""[distill] checks (lmtui.distill.checks through the check layer, lmtui.checks): one ProjectError
+naming the key (and its line) before anything runs."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ from pathlib import Path
 import pytest
 from support.cli import write_project
 
+from lmtui.checks import require
 from lmtui.errors import ProjectError
-from lmtui.project.freeze import frozen_text
-from lmtui.project.load import load_project, parse_project
+from lmtui.project.load import load_project as load_file
+from lmtui.project.load import parse_project
+from lmtui.runs.launcher import frozen_project_text as frozen_text
+
+
+def load_project(path: Path):
+    """The project at ``path`` through the checks of `lmtui check --no-deep` (:func:`lmtui.checks.require`)."""
+    project = load_file(path, check=False)
+    require(project, deep=False)
+    return project
 
 
 def teacher_folder(folder: Path, *, model_type="bert", architectures=("BertForMaskedLM",), layers=4, vocab=64,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmtui.project.estimate import estimate_parameters, summarize, tokens_per_step
+from lmtui.data.estimate import estimate_parameters, summarize, tokens_per_step
 from lmtui.project.load import parse_project
 
 

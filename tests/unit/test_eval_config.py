@@ -30,8 +30,11 @@ def project_file(tmp_path: Path, data_dir: Path, body: str) -> Path:
 
 
 def check(path: Path):
+    """The project's [eval] through the file's rules, then its files (lmtui.evaluation.checks.check_eval)."""
+    from lmtui.evaluation.checks import check_eval
+
     project = load_project(path)
-    project.eval.check(project, path.read_text())
+    check_eval(project, path.read_text())
     return project
 
 

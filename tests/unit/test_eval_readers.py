@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from lmtui.evaluation.readers import (TaskDataError, iob1_to_iob2, load_task, read_conll, read_text_examples,
+from lmtui.evaluation.hub_tasks import load_task
+from lmtui.evaluation.readers import (TaskDataError, iob1_to_iob2, read_conll, read_text_examples,
                                       token_label_list)
 from lmtui.project.sections.eval import PRESETS, TaskSpec
 

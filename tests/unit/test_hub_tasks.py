@@ -21,7 +21,8 @@ from support.hub_datasets import (CONLL_README, cache_as_hub_dataset, iob2_to_io
                                   negation_examples, write_glue_like)
 
 from lmtui.errors import ProjectError
-from lmtui.evaluation.readers import TaskDataError, load_task
+from lmtui.evaluation.hub_tasks import load_task
+from lmtui.evaluation.readers import TaskDataError
 from lmtui.evaluation.stage import resolved_specs
 from lmtui.project.load import load_project
 

@@ -10,8 +10,14 @@ Rules:
   numpy (the app) nor transformers; ``lmtui.hardware`` loads no Textual;
 - ``lmtui/commands`` imports nothing of ``lmtui.tui`` but ``lmtui.tui.app``, anywhere in a file;
 - ``lmtui/runs`` and ``lmtui/project`` never import ``textual`` or ``lmtui.tui``;
-- no import cycle among lmtui modules at module level (imports inside functions run late and
-  ``if TYPE_CHECKING:`` blocks never run, so neither counts);
+- the layers (:data:`LAYERS`, docs/architecture.md): a module imports modules of its own layer
+  or below only, anywhere in its file (function-local imports count: they run all the same;
+  ``if TYPE_CHECKING:`` blocks never run, so they do not). A module's layer is that of the
+  longest prefix listed, so ``lmtui.runs.launcher`` sits above :mod:`lmtui.checks` while the rest
+  of ``lmtui.runs`` sits below it;
+- ``lmtui/project`` (the project file alone) imports no lmtui module but its own and
+  ``errors``, ``fsutil``, ``fmt`` and ``numbers``;
+- no import cycle among lmtui modules, drawn from every import (module-level and function-local);
 - no ``importlib.import_module`` (nor ``__import__``): in-package modules are imported plainly.
 """
 
@@ -117,15 +123,28 @@ def _load_time_imports(body: list[ast.stmt]):
                     yield from _load_time_imports(inner)
 
 
+def _all_imports(node: ast.AST):
+    """Every import statement under ``node``, inside functions and classes too, except in the
+    ``if TYPE_CHECKING:`` branch (which never runs)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            for stmt in child.orelse:
+                yield from _all_imports(ast.Module(body=[stmt], type_ignores=[]))
+        else:
+            yield from _all_imports(child)
+
+
 def imports(root: Path, *, load_time_only: bool) -> dict[str, list[tuple[str, int]]]:
     """Module -> [(imported module, line)] for every module under ``root``; ``load_time_only``
-    keeps the imports that run at import time, else every import statement in the file."""
+    keeps the imports that run at import time, else every import statement in the file that
+    can run (function-local ones included, ``if TYPE_CHECKING:`` blocks left out)."""
     known = modules(root)
     out = {}
     for name, path in known.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        nodes = (_load_time_imports(tree.body) if load_time_only
-                 else (n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))))
+        nodes = _load_time_imports(tree.body) if load_time_only else _all_imports(tree)
         package = _package_of(name, path)
         out[name] = [(t, node.lineno) for node in nodes for t in _targets(node, package, known)]
     return out
@@ -151,11 +170,83 @@ def layering_breaches(root: Path) -> list[str]:
     return found
 
 
+# The layers, lowest first (docs/architecture.md). A module's layer is that of the longest
+# prefix listed; a module may import modules of its own layer or a lower one only.
+LAYERS = (
+    ("lmtui", "lmtui.errors", "lmtui.fsutil", "lmtui.fmt", "lmtui.numbers", "lmtui.state", "lmtui.procs",
+     "lmtui.hardware"),
+    ("lmtui.project",),                                        # the project file alone
+    ("lmtui.train", "lmtui.data", "lmtui.runs"),              # rundir, queue, events, catalog, modelref ...
+    ("lmtui.hub", "lmtui.evaluation", "lmtui.distill"),       # features, each with its own checks
+    ("lmtui.checks",),                                         # check(project) -> problems
+    # the launch path, the stage walker, the processes
+    ("lmtui.runs.launcher", "lmtui.runs.sweep", "lmtui.runs.controller", "lmtui.driver", "lmtui.stages",
+     "lmtui.train.pretrain", "lmtui.train.launch", "lmtui.scaling", "lmtui.bench"),
+    ("lmtui.cli", "lmtui.__main__", "lmtui.commands", "lmtui.tui", "lmtui.scaling.node"),  # entry points
+)
+
+# What lmtui/project may import besides its own modules.
+PROJECT_MAY_IMPORT = ("lmtui.errors", "lmtui.fsutil", "lmtui.fmt", "lmtui.numbers")
+
+
+def layer_of(module: str, layers=LAYERS) -> int | None:
+    """The index in ``layers`` of the longest prefix naming ``module`` (None: not placed); the
+    package's own name (no dot) names its ``__init__`` only."""
+    best = None
+    for i, names in enumerate(layers):
+        for name in names:
+            named = module == name if "." not in name else _within(module, name)
+            if named and (best is None or len(name) > best[1]):
+                best = (i, len(name))
+    return best[0] if best else None
+
+
+def _rename(layers, pkg: str):
+    return tuple(tuple(pkg + n[len("lmtui"):] for n in names) for names in layers)
+
+
+def layer_breaches(root: Path, layers=LAYERS) -> list[str]:
+    """``file:line: LAYER module imports X from layer N`` for each import (anywhere in the file, not
+    under ``if TYPE_CHECKING:``) of a module of a higher layer, and ``file: not in a layer`` for a
+    module no layer names. ``layers`` name the package ``lmtui``; they are renamed to ``root``'s."""
+    layers = _rename(layers, root.name)
+    files, found = modules(root), []
+    for module, targets in imports(root, load_time_only=False).items():
+        own = layer_of(module, layers)
+        if own is None:
+            found.append(f"{files[module].relative_to(root.parent)}: not in a layer")
+            continue
+        for target, line in targets:
+            theirs = layer_of(target, layers) if target in files else None
+            if theirs is not None and theirs > own:
+                found.append(f"{files[module].relative_to(root.parent)}:{line}: layer {own} module imports "
+                             f"{target} from layer {theirs}")
+    return found
+
+
+def project_breaches(root: Path, allowed=PROJECT_MAY_IMPORT) -> list[str]:
+    """``file:line: imports X`` for each import in ``<root>/project`` of a module of the package
+    outside ``project`` and ``allowed`` (named for ``lmtui``, renamed to ``root``'s)."""
+    pkg = root.name
+    allowed = tuple(pkg + a[len("lmtui"):] for a in allowed)
+    files, found = modules(root), []
+    for module, targets in imports(root, load_time_only=False).items():
+        if not _within(module, f"{pkg}.project"):
+            continue
+        for target, line in targets:
+            if _within(target, pkg) and target != pkg and not _within(target, f"{pkg}.project") \
+                    and not any(_within(target, a) for a in allowed):
+                found.append(f"{files[module].relative_to(root.parent)}:{line}: imports {target}")
+    return found
+
+
 def import_cycles(root: Path) -> list[list[str]]:
-    """The strongly connected components (Tarjan 1972) of more than one module, or of one module
-    importing itself, in the graph of load-time imports between modules under ``root``."""
+    """The strongly connected components (Tarjan 1972) of more than one module in the graph of
+    every import between modules under ``root``
+    (function-local ones included: a late import still ties the two modules together)."""
     known = modules(root)
-    graph = {m: sorted({t for t, _ in ts if t in known}) for m, ts in imports(root, load_time_only=True).items()}
+    graph = {m: sorted({t for t, _ in ts if t in known and t != m})
+             for m, ts in imports(root, load_time_only=False).items()}
     index, low, on_stack, stack, cycles = {}, {}, set(), [], []
 
     def visit(v: str) -> None:
@@ -173,7 +264,7 @@ def import_cycles(root: Path) -> list[list[str]]:
             while not component or component[-1] != v:
                 component.append(stack.pop())
                 on_stack.discard(component[-1])
-            if len(component) > 1 or v in graph[v]:
+            if len(component) > 1:
                 cycles.append(sorted(component))
 
     for v in graph:
@@ -199,8 +290,16 @@ def test_commands_runs_and_project_respect_the_layers():
     assert layering_breaches(PACKAGE) == []
 
 
-def test_no_import_cycle_at_module_level():
+def test_no_import_cycle_from_any_import():
     assert import_cycles(PACKAGE) == []
+
+
+def test_every_module_imports_only_its_layer_or_below():
+    assert layer_breaches(PACKAGE) == []
+
+
+def test_the_project_package_imports_only_the_bottom_modules():
+    assert project_breaches(PACKAGE) == []
 
 
 def test_no_dynamic_imports():
@@ -238,7 +337,7 @@ def test_layering_breaches_are_found_at_module_level_and_inside_functions(tmp_pa
     ]
 
 
-def test_cycles_count_load_time_imports_only(tmp_path):
+def test_cycles_count_every_import_but_type_checking_ones(tmp_path):
     root = fake_package(tmp_path, {
         "__init__.py": "",
         "a.py": "from pkg import b\n",
@@ -246,8 +345,35 @@ def test_cycles_count_load_time_imports_only(tmp_path):
         "c.py": "import pkg.a\n",
         "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.e import y\n",
         "e.py": "from pkg.d import z\ndef late():\n    from pkg import e\n",
+        "f.py": "class K:\n    def late(self):\n        if True:\n            from pkg import g\n",
+        "g.py": "import pkg.f\n",
     })
-    assert import_cycles(root) == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert sorted(import_cycles(root)) == [["pkg.a", "pkg.b", "pkg.c"], ["pkg.f", "pkg.g"]]
+
+
+def test_layer_breaches_are_found_anywhere_in_a_file_and_by_the_longest_prefix(tmp_path):
+    root = fake_package(tmp_path, {
+        "__init__.py": "",
+        "errors.py": "",
+        "numbers.py": "",
+        "project/__init__.py": "",
+        "project/load.py": "from pkg.errors import E\nfrom pkg import numbers\n",
+        "project/bad.py": "def f():\n    from pkg.runs import rundir\n",
+        "runs/__init__.py": "",
+        "runs/rundir.py": "from pkg.project import load\n",
+        "runs/launcher.py": "from pkg.checks import check\n",
+        "runs/queue.py": "def f():\n    from pkg.runs.launcher import launch\n",
+        "checks/__init__.py": "from pkg.runs import rundir\nfrom typing import TYPE_CHECKING\n"
+                              "if TYPE_CHECKING:\n    from pkg.cli import main\n",
+        "cli.py": "from pkg.runs.launcher import launch\n",
+        "stray.py": "",
+    })
+    assert sorted(layer_breaches(root)) == [
+        "pkg/project/bad.py:2: layer 1 module imports pkg.runs.rundir from layer 2",
+        "pkg/runs/queue.py:2: layer 2 module imports pkg.runs.launcher from layer 5",
+        "pkg/stray.py: not in a layer",
+    ]
+    assert sorted(project_breaches(root)) == ["pkg/project/bad.py:2: imports pkg.runs.rundir"]
 
 
 def test_dynamic_imports_are_found(tmp_path):

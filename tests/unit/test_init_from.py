@@ -10,9 +10,9 @@ import pytest
 from support.runs import NOW, write_run
 
 from lmtui.errors import ProjectError
-from lmtui.project.freeze import frozen_text
-from lmtui.project.init_from import resolve_init_from
 from lmtui.project.load import load_project
+from lmtui.runs.launcher import frozen_project_text
+from lmtui.train.init_from import check_against_model, resolve_init_from
 
 
 def save_model(folder: Path, model_type: str = "bert", positions: int = 64) -> Path:
@@ -61,7 +61,10 @@ def project(folder: Path, init_from: str, model: str = "", tokenizer: str = "", 
         micro_batch_size = 16
         max_steps = 10
     """).lstrip())
-    return load_project(path, check=check)
+    loaded = load_project(path, check=check)
+    if check:  # the check layer's init_from check (lmtui.checks runs it after the file's rules)
+        check_against_model(loaded, path.read_text())
+    return loaded
 
 
 def folder_of(work: Path, init_from: str) -> Path:
@@ -152,6 +155,19 @@ def test_the_models_own_architecture_and_a_tokenizer_path_are_allowed(work):
 
 
 def test_the_frozen_project_holds_the_resolved_model_folder(work):
-    text = frozen_text(project(work, "demo"))
+    text = frozen_project_text(project(work, "demo"))
     model = work / "runs" / "demo-20270115-071500" / "model"
     assert f'init_from = "{model}"' in text
+
+
+def test_one_resolver_serves_init_from_the_teacher_and_eval_model(work):
+    """`lmtui eval --model`, `[model] init_from` and `[distill] teacher` name models the same way."""
+    from lmtui.runs.modelref import resolve_model
+
+    model = work / "runs" / "demo-20270115-070000" / "model"
+    assert resolve_model("demo-20270115-070000", base=work, search_dirs=[work / "runs"], name="--model").folder == model
+    assert resolve_model("demo", base=work, search_dirs=[work / "runs"], name="--model").folder == \
+        folder_of(work, "demo")
+    with pytest.raises(ProjectError) as exc:
+        resolve_model("./nowhere", base=work, search_dirs=[work / "runs"], name="--model")
+    assert exc.value.message.startswith("--model './nowhere' does not exist") and exc.value.key is None

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-from support.cli import DATA, write_project
+from support.cli import DATA
+from support.projects import line_of_key, write_project
 
 from lmtui.errors import ProjectError
 from lmtui.project.load import load_project
@@ -81,37 +82,23 @@ def test_push_settings_of_a_frozen_project_are_validated(tmp_path):
 def test_push_settings_come_from_the_source_then_the_frozen_copy(tmp_path):
     from lmtui.hub.push import project_name, run_settings
 
-    source = write_project(tmp_path, "src", '[hub]\nrepo_id = "alice/now"\ninclude_checkpoints = true\n')
+    source = write_project(tmp_path, "src", base={}, hub={"repo_id": "alice/now", "include_checkpoints": True})
     run = _run_of(source, tmp_path)
     settings = run_settings(run)
     assert (settings.repo_id, settings.include_checkpoints) == ("alice/now", True)
-    source.write_text('[project]\nname = "src"\n')
+    write_project(tmp_path, "src", base={})
     assert run_settings(run).repo_id == "alice/frozen"
     run.run_json.write_text(json.dumps({"run_id": run.run_id}))
     assert project_name(run) == "bad"
 
 
-GOOD = f"""
-[project]
-name = "good"
-output_dir = "out"
+# The good project of these checks (support.projects.BASE, its runs in "out", no validation files).
+GOOD = {"project.name": "good", "project.output_dir": "out", "corpus.validation_files": None}
 
-[corpus]
-train_files = ["{DATA}/prose/train.txt"]
 
-[tokenizer]
-vocab_size = 2000
-
-[model]
-architecture = "roberta"
-size = "tiny"
-
-[training]
-max_seq_length = 64
-batch_size = 32
-micro_batch_size = 16
-max_steps = 10
-"""
+def good(folder: Path, name: str, changes: dict | None = None, **sections) -> Path:
+    """``folder/NAME.toml``: :data:`GOOD` with ``changes`` (dotted keys) and ``sections``."""
+    return write_project(folder, name, {**GOOD, **(changes or {})}, **sections)
 
 
 def _cuda() -> bool:
@@ -126,10 +113,10 @@ def test_cuda_device_without_cuda_fails_lmtui_check(tmp_path, capsys, deep):
         pytest.skip("this machine has a CUDA device")
     from lmtui.cli import main
 
-    path = write_project(tmp_path, "gpu", GOOD + '\n[hardware]\ndevice = "cuda"\n')
+    path = good(tmp_path, "gpu", hardware={"device": "cuda"})
     assert main(["check", str(path)] + ([] if deep else ["--no-deep"])) == 2
     err = capsys.readouterr().err
-    line = path.read_text().splitlines().index('device = "cuda"') + 1
+    line = line_of_key(path.read_text(), "device")
     assert err.startswith(f"error: {path}:{line}: [hardware.device] hardware.device is \"cuda\" but torch sees no "
                           "CUDA device"), err
     assert 'set device = "auto"' in err
@@ -138,7 +125,7 @@ def test_cuda_device_without_cuda_fails_lmtui_check(tmp_path, capsys, deep):
 def test_auto_device_passes_lmtui_check(tmp_path, capsys):
     from lmtui.cli import main
 
-    path = write_project(tmp_path, "auto", GOOD + '\n[hardware]\ndevice = "auto"\n')
+    path = good(tmp_path, "auto", hardware={"device": "auto"})
     assert main(["check", "--no-deep", str(path)]) == 0
     assert capsys.readouterr().out == f"{path}: ok\n"
 
@@ -153,23 +140,23 @@ def started(monkeypatch):
     return runs
 
 
-@pytest.mark.parametrize("body, overrides, expected", [
-    (GOOD.replace('size = "tiny"', 'size = "tiny"\nconfig_overrides = { hiden_dropout_prob = 0.0 }'), [],
+@pytest.mark.parametrize("changes, overrides, expected", [
+    ({"model.config_overrides": {"hiden_dropout_prob": 0.0}}, [],
      "[model.config_overrides.hiden_dropout_prob] RobertaConfig has no field 'hiden_dropout_prob'"),
-    (GOOD, ["model.config_overrides.hiden_dropout_prob=0.0"],
+    ({}, ["model.config_overrides.hiden_dropout_prob=0.0"],
      "RobertaConfig has no field 'hiden_dropout_prob', from --set model.config_overrides.hiden_dropout_prob=0.0"),
-    (GOOD, ["training.batch_size=abc"],
+    ({}, ["training.batch_size=abc"],
      "[training.batch_size] expected an integer, got a string ('abc'), from --set training.batch_size=abc"),
-    (GOOD, ["training.batch_size=40"], "batch_size 40 is not divisible by micro_batch_size 16 x 1 process(es), "
-                                       "from --set training.batch_size=40"),
-    (GOOD + '\n[hardware]\ndevice = "cuda"\n', [], "[hardware.device] hardware.device is \"cuda\""),
+    ({}, ["training.batch_size=40"], "batch_size 40 is not divisible by micro_batch_size 16 x 1 process(es), "
+                                     "from --set training.batch_size=40"),
+    ({"hardware.device": "cuda"}, [], "[hardware.device] hardware.device is \"cuda\""),
 ], ids=["config_override_in_file", "config_override_by_set", "set_wrong_type", "set_inconsistent", "cuda"])
-def test_launch_refuses_a_bad_project_before_writing_a_run(tmp_path, started, body, overrides, expected):
+def test_launch_refuses_a_bad_project_before_writing_a_run(tmp_path, started, changes, overrides, expected):
     from lmtui.runs import launcher
 
     if "cuda" in expected and _cuda():
         pytest.skip("this machine has a CUDA device")
-    path = write_project(tmp_path, "good", body)
+    path = good(tmp_path, "good", changes)
     with pytest.raises(ProjectError) as err:
         launcher.launch(str(path), overrides=overrides)
     assert expected in err.value.format(), err.value.format()
@@ -184,7 +171,7 @@ def test_launch_starts_the_run_and_returns_the_hub_warning(tmp_path, started, mo
     from lmtui.runs import launcher
 
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    path = write_project(tmp_path, "good", GOOD + "\n[hub]\npush_at_end = true\n")
+    path = good(tmp_path, "good", hub={"push_at_end": True})
     launched = launcher.launch(str(path), overrides=["training.max_steps=3"])
     assert started == [launched.run] and not launched.resumed and launched.offset == 0
     assert "push_at_end is set but no Hugging Face token" in launched.warning
@@ -197,7 +184,7 @@ def test_check_without_deep_still_samples_the_corpus(tmp_path, capsys):
 
     blank = tmp_path / "blank.txt"
     blank.write_text("\n\n   \n" * 20)
-    path = write_project(tmp_path, "blank", GOOD.replace(f"{DATA}/prose/train.txt", str(blank)))
+    path = good(tmp_path, "blank", {"corpus.train_files": [str(blank)]})
     assert main(["check", "--no-deep", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"[corpus.train_files] corpus file '{blank}' has no text" in err, err

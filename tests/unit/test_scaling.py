@@ -11,7 +11,7 @@ import yaml
 from support.runs import PROJECT_TOML
 
 from lmtui.errors import LmtuiError, ProjectError
-from lmtui.project.deep_check import check_device
+from lmtui.train.checks import check_device
 from lmtui.project.load import parse_project
 from lmtui.scaling.node import slurm_overrides
 from lmtui.scaling.slurm import accelerate_config, slurm_script

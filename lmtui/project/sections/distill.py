@@ -7,12 +7,13 @@ temperature-T softened logits + ``alpha_mlm`` x the MLM loss + ``alpha_cos`` x t
 embedding loss between the last hidden states. The defaults are DistilBERT's recipe.
 
 Plain dataclass, no torch: the schema, the loader, ``lmtui keys`` and the TUI read it cheaply.
-The checks that relate it to the rest of the project are in :mod:`lmtui.distill.checks`.
+The checks that relate it to the rest of the project are in :mod:`lmtui.distill.checks`; a run's
+frozen project names the teacher's absolute folder (:func:`lmtui.runs.modelref.resolved_references`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from lmtui.project.sections import key
 
@@ -35,13 +36,3 @@ class DistillSection:
     alpha_mlm: float = key(2.0, "Weight of the student's masked-LM loss on the true tokens.", minimum=0.0)
     alpha_cos: float = key(1.0, "Weight of the cosine embedding loss between teacher and student last hidden states.",
                            minimum=0.0)
-
-    def resolved(self, project) -> dict:
-        """The section for a frozen project: ``teacher`` becomes the absolute model folder it names now
-        (so the run does not follow a newer run of the teacher's project)."""
-        table = asdict(self)
-        if self.teacher:
-            from lmtui.distill.teacher import frozen_teacher_folder
-
-            table["teacher"] = frozen_teacher_folder(project)
-        return table

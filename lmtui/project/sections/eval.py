@@ -85,13 +85,13 @@ class EvalSection:
                       factory=dict)
 
     def check(self, project, text: str = "") -> None:
-        """Validate the task tables, probes and paths of this section (called by the loader's checks).
+        """Validate the task tables and probes of this section from the file alone (called by the
+        loader's checks; whether the files exist is :func:`lmtui.evaluation.checks.check_eval`'s).
 
         Raises:
-            ProjectError: unknown or mistyped task key, unknown preset, missing data file, probe
-                without a mask.
+            ProjectError: unknown or mistyped task key, unknown preset, probe without a mask.
         """
-        validate(self, file=project.path or "<project>", text=text, resolve=_resolver(project))
+        validate(self, file=project.path or "<project>", text=text, resolve=_resolver(project), check_files=False)
 
     def resolved(self, project) -> dict:
         """This section as a table with every path made absolute (for freezing into a run)."""

@@ -60,11 +60,12 @@ class TrackingSection:
                           factory=lambda: ["tensorboard"])
 
     def check(self, project, text: str = "") -> None:
-        """Check that every tracker is one accelerate knows and that its package is installed.
+        """Check that every tracker is one accelerate knows (whether its package is installed is
+        :func:`lmtui.train.checks.check_trackers`'s: it asks this machine, not the file).
 
         Raises:
-            ProjectError: an unknown tracker name (with a did-you-mean) or a tracker whose package
-                is missing (naming the pip package); file, ``tracking.report_to`` and its line.
+            ProjectError: an unknown tracker name (with a did-you-mean); file, ``tracking.report_to``
+                and its line.
         """
         where = {"file": project.path or "<project>", "key": "tracking.report_to",
                  "line": line_of(text, "tracking", "report_to")}
@@ -74,7 +75,3 @@ class TrackingSection:
                 raise ProjectError(f"unknown tracker {name!r}", **where,
                                    hint=(f"did you mean '{guess[0]}'? " if guess else "")
                                    + f"choose from: {', '.join(TRACKERS)}")
-            if not installed(name):
-                package = TRACKERS[name][1]
-                raise ProjectError(f"tracker {name!r} needs the {package} package, which is not installed", **where,
-                                   hint=f"pip install {package}, or remove {name!r} from report_to")

@@ -1,7 +1,8 @@
 """Edit form for a project's common keys; every other key stays as written (edit those in $EDITOR).
 
 Saving rewrites only the changed keys in place (:mod:`lmtui.project.tomledit`, comments kept),
-validates the result exactly as `lmtui check` does, and writes nothing while it is invalid:
+validates the result exactly as `lmtui check --no-deep` does (:func:`lmtui.checks.require`, no
+torch), and writes nothing while it is invalid:
 the error shows under the field of the key at fault.
 """
 
@@ -16,9 +17,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from lmtui.checks import require
 from lmtui.errors import LmtuiError, ProjectError
 from lmtui.fsutil import atomic_write_text
-from lmtui.project.load import check_consistency, parse_project, read_tables
+from lmtui.project.load import parse_project, read_tables
 from lmtui.project.schema import SECTIONS
 from lmtui.project.tomledit import set_key
 from lmtui.tui.screens.dialogs import FOCUS_KEYS, error_text
@@ -169,7 +171,7 @@ class EditProjectScreen(ModalScreen[bool]):
             text = set_key(text, section, key, value)
         try:
             project = parse_project(text, str(self.path), str(self.path.resolve()))
-            check_consistency(project, text)
+            require(project, text, deep=False)  # the checks of `lmtui check --no-deep` (no torch)
         except LmtuiError as exc:
             self.show_error(exc.key, error_text(exc))
             return

@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 from lmtui.errors import LmtuiError
 from lmtui.fmt import fmt_bytes, fmt_count, fmt_duration
 from lmtui.fsutil import atomic_write_text
-from lmtui.project.estimate import summarize
+from lmtui.data.estimate import summarize
 from lmtui.project.template import starter_text
 from lmtui.project.tomledit import set_name
 from lmtui.runs.catalog import ProjectEntry

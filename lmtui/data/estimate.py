@@ -91,7 +91,7 @@ def summarize(project: Project, *, measured_tokens_per_s: float | None = None,
         device: ``cuda`` or ``cpu`` for the fallback throughput (default: the project's device
             setting, ``auto`` counting as cuda only when an NVIDIA GPU is visible).
     """
-    from lmtui.data.corpus import corpus_files
+    from lmtui.data.sources import corpus_files
 
     out = ProjectSummary(parameters=estimate_parameters(project), tokens_per_step=tokens_per_step(project))
     try:

@@ -1,11 +1,16 @@
-"""Checks that need torch or transformers: the device the project asks for, the bounded samples
-of :mod:`lmtui.project.sample_check`, the ``config_overrides`` types and the model config built
-with its parameter count (or, with ``init_from``, the loaded model's config.json, read by
-``AutoConfig``). All import lazily, so importing this module stays cheap."""
+"""The trainer's checks (the check layer, :mod:`lmtui.checks`, runs them before anything is
+written): the device the project asks for, the trackers' packages, the ``init_from`` model (its
+config.json against the project, its tokenizer.json and weights), the ``config_overrides`` types
+and the model config built with its parameter count (or, with ``init_from``, the loaded model's
+config.json, read by ``AutoConfig``). torch and transformers are imported inside the functions
+that need them, so importing this module stays cheap."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lmtui.errors import ProjectError
+from lmtui.project.lines import line_of
 
 TORCH_XLA_INSTALL = ("install PyTorch/XLA matching your torch version on the TPU VM, e.g. "
                      "pip install torch~=2.X.0 'torch_xla[tpu]~=2.X.0' -f https://storage.googleapis.com/"
@@ -22,8 +27,6 @@ def check_tpu(project, text: str = "") -> None:
     import importlib.util
 
     if importlib.util.find_spec("torch_xla") is None:
-        from lmtui.project.lines import line_of
-
         raise ProjectError('hardware.device is "tpu" but torch_xla (PyTorch/XLA) is not installed',
                            file=project.path or "<project>", key="hardware.device",
                            line=line_of(text, "hardware", "device") if text else None, hint=TORCH_XLA_INSTALL)
@@ -47,34 +50,83 @@ def check_device(project, text: str = "") -> None:
     require_device(project, text)
 
 
-def deep_check(project, text: str = "") -> str:
-    """Check the device (:func:`check_device`), build the architecture's config (validating
-    ``config_overrides``) with a stand-in vocabulary of ``[tokenizer] vocab_size``, and return a
-    one-line summary. With ``init_from`` nothing is built: the project is checked against the
-    loaded model's config.json (:func:`lmtui.project.init_from.check_against_model`, json only)
-    and the summary names the model and its shape.
-
-    Args:
-        project: the loaded project.
-        text: its file's text, for line numbers in messages.
+def check_trackers(project, text: str = "") -> None:
+    """Every tracker of ``[tracking] report_to`` has its package installed
+    (:func:`lmtui.project.sections.tracking.installed`; the names are checked with the file).
 
     Raises:
-        ProjectError: ``device = "cuda"`` without a CUDA device, anything of
-            :func:`lmtui.project.sample_check.sample_check` (folders, corpus and evaluation
-            files, tokenizer, init_from weights, repo id), an override that is not a field of the
-            config or not of its type (:func:`check_override_types`), or an ``init_from`` the
-            project contradicts or whose config transformers cannot read (:func:`check_model_config`).
+        ProjectError: naming the pip package, ``tracking.report_to`` and its line.
     """
-    check_device(project, text)
-    from lmtui.project.sample_check import sample_check
+    from lmtui.project.sections.tracking import TRACKERS, installed
 
-    sample_check(project, text)
-    if project.distill.teacher:  # the student is built from the teacher's config (lmtui.distill.checks)
-        from lmtui.distill.checks import distill_summary
+    for name in project.tracking.report_to:
+        if name in TRACKERS and not installed(name):
+            package = TRACKERS[name][1]
+            raise ProjectError(f"tracker {name!r} needs the {package} package, which is not installed",
+                               file=project.path or "<project>", key="tracking.report_to",
+                               line=line_of(text, "tracking", "report_to"),
+                               hint=f"pip install {package}, or remove {name!r} from report_to")
 
-        return distill_summary(project, text)
+
+def check_weights(folder: Path, *, file: str, key: str, line: int | None) -> None:
+    """The model folder holds weights whose safetensors headers (tensor table and offsets
+    covering the file) read, checked by the ``safetensors`` library without loading a tensor.
+
+    Raises:
+        ProjectError: no weights file, or one that is cut short or not safetensors.
+    """
+    from safetensors import safe_open
+
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights and not any((folder / n).is_file() for n in ("pytorch_model.bin", "pytorch_model.bin.index.json")):
+        raise ProjectError(f"no model weights in {folder} (no *.safetensors, no pytorch_model.bin)", file=file,
+                           key=key, line=line, hint="point it at a folder saved with save_pretrained")
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="numpy"):
+                pass
+        except Exception as exc:  # safetensors_rust.SafetensorError derives from Exception only
+            raise ProjectError(f"{path} is not a readable safetensors file: {exc}", file=file, key=key, line=line,
+                               hint="the model folder is damaged: save it again with save_pretrained") from None
+
+
+def check_init_from(project, text: str = ""):
+    """The ``init_from`` model, when set: the project against its config.json
+    (:func:`lmtui.train.init_from.check_against_model`), then its tokenizer.json (unless
+    ``[tokenizer] path`` replaces it) and its weights (:func:`check_weights`).
+
+    Returns:
+        (source, config) of the model, or None without ``init_from``.
+
+    Raises:
+        ProjectError: naming ``model.init_from`` (or the key at fault) and its line.
+    """
+    if not project.model.init_from:
+        return None
+    from lmtui.data.checks import check_tokenizer_file
+    from lmtui.train.init_from import check_against_model
+
+    source, config = check_against_model(project, text)
+    where = dict(file=project.path or "<project>", key="model.init_from", line=line_of(text, "model", "init_from"))
+    if not project.tokenizer.path:
+        check_tokenizer_file(source.folder, **where)
+    check_weights(source.folder, **where)
+    return source, config
+
+
+def model_summary(project, text: str = "") -> str:
+    """Build the architecture's config (validating ``config_overrides``, :func:`check_override_types`)
+    with a stand-in vocabulary of ``[tokenizer] vocab_size`` on the meta device, and return a
+    one-line summary with its parameter counts. With ``init_from`` nothing is built: the loaded
+    model's config.json must be one transformers reads (:func:`check_model_config`) and the
+    summary names the model and its shape (:func:`lmtui.train.init_from.describe`).
+
+    Raises:
+        ProjectError: an override that is not a field of the config or not of its type, or an
+            ``init_from`` model transformers cannot read or without a masked-LM head.
+    """
     if project.model.init_from:
-        from lmtui.project.init_from import check_against_model, describe
+        from lmtui.train.init_from import check_against_model, describe
 
         source, config = check_against_model(project, text)
         check_model_config(project, source.folder, text)
@@ -124,7 +176,6 @@ def check_override_types(project, text: str = "") -> None:
     from huggingface_hub.errors import StrictDataclassFieldValidationError
     from transformers import CONFIG_MAPPING
 
-    from lmtui.project.lines import line_of
 
     config = CONFIG_MAPPING[project.model.architecture]()
     declared = {f.name: f.type for f in fields(config)}
@@ -150,7 +201,6 @@ def check_model_config(project, folder, text: str = "") -> None:
     from transformers import AutoConfig
     from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    from lmtui.project.lines import line_of
 
     where = dict(file=project.path, key="model.init_from", line=line_of(text, "model", "init_from"))
     try:
