@@ -46,7 +46,8 @@ stamp=$(printf '%s\n' "${BASE[@]}" | sha256sum | cut -c1-16)
 if [ "$(cat "$VENV/.base" 2>/dev/null)" != "$stamp" ]; then
     echo "gpu_rehearsal: building $VENV (the GPU machine's packages, CPU builds)"
     python3 -m venv --clear "$VENV"
-    "$PY" -m pip install -q --disable-pip-version-check "${BASE[@]}" 2>&1 | grep -v "is ignored: it is neither a file"
+    "$PY" -m pip install -q --disable-pip-version-check "${BASE[@]}" 2>&1 \
+        | { grep -v "is ignored: it is neither a file" || true; }   # grep finds nothing on a quiet install
     echo "$stamp" > "$VENV/.base"
 fi
 # Nothing of the carried set may come from the base environment: the check must bring it.
