@@ -57,30 +57,38 @@ def language_reference(folder: Path) -> tuple[Path, Path]:
     return train, validation
 
 
-def docstrings(stdlib: Path | None = None) -> list[str]:
-    """Every module, class and function docstring of the standard library, one paragraph per item.
+def docstring_paragraphs(stdlib: Path | None = None, skip: set[str] | frozenset[str] = frozenset(_SKIP_PARTS)):
+    """The docstrings of the standard library, module by module: yields (path relative to the
+    standard library, as posix text; the raw paragraphs of its module, class and function
+    docstrings in ``ast.walk`` order, split at blank lines, their line breaks kept).
 
-    Files are read in sorted path order (the result is the same on every run of one Python);
-    test packages and site-packages are skipped, files that do not parse are skipped. A
-    docstring's paragraphs (split at blank lines) become single lines.
+    Files are read in sorted path order (the same on every run of one Python); files under a
+    folder named in ``skip`` and files that do not parse are left out.
     """
     stdlib = Path(stdlib or sysconfig.get_paths()["stdlib"])
-    out: list[str] = []
     for path in sorted(stdlib.rglob("*.py")):
-        if _SKIP_PARTS & set(path.relative_to(stdlib).parts):
+        rel = path.relative_to(stdlib)
+        if skip & set(rel.parts[:-1]):
             continue
         try:
             tree = ast.parse(path.read_bytes(), filename=str(path))
         except (SyntaxError, ValueError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                text = ast.get_docstring(node)
-                if text:
-                    for paragraph in text.split("\n\n"):
-                        line = " ".join(part.strip() for part in paragraph.splitlines() if part.strip())
-                        if line:
-                            out.append(line)
+        yield rel.as_posix(), [paragraph for node in ast.walk(tree)
+                               if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                               for paragraph in (ast.get_docstring(node) or "").split("\n\n")]
+
+
+def docstrings(stdlib: Path | None = None) -> list[str]:
+    """Every module, class and function docstring of the standard library
+    (:func:`docstring_paragraphs`, tests and site-packages left out), one paragraph per item,
+    each paragraph's lines joined into one."""
+    out: list[str] = []
+    for _, paragraphs in docstring_paragraphs(stdlib):
+        for paragraph in paragraphs:
+            line = " ".join(part.strip() for part in paragraph.splitlines() if part.strip())
+            if line:
+                out.append(line)
     return out
 
 

@@ -48,7 +48,6 @@ the standard library's ``csv``), never against numbers written into the test.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import keyword
 import os
@@ -91,28 +90,17 @@ def _prose_paragraph(paragraph: str) -> str | None:
 def stdlib_docstrings() -> list[tuple[str, list[str]]]:
     """The standard library's docstrings as prose: ``[(module path, [paragraph, ...]), ...]``.
 
-    Modules are sorted by their path under the standard library; each contributes the prose
-    paragraphs (see :func:`_prose_paragraph`) of its module, class and function docstrings,
-    in source order. Modules without prose are left out.
+    The paragraphs of :func:`lmtui.bench.corpora.docstring_paragraphs` (modules sorted by path,
+    the folders of ``SKIP_DIRS`` left out) that read as prose (:func:`_prose_paragraph`), each
+    once. Modules without prose are left out.
     """
-    root = Path(sysconfig.get_paths()["stdlib"])
+    from lmtui.bench.corpora import docstring_paragraphs
+
     out = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if any(part in SKIP_DIRS for part in rel.parts[:-1]):
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        paragraphs = []
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                doc = ast.get_docstring(node)
-                if doc:
-                    paragraphs += [p for p in map(_prose_paragraph, doc.split("\n\n")) if p]
+    for rel, raw in docstring_paragraphs(skip=SKIP_DIRS):
+        paragraphs = [p for p in map(_prose_paragraph, raw) if p]
         if paragraphs:
-            out.append((rel.as_posix(), list(dict.fromkeys(paragraphs))))
+            out.append((rel, list(dict.fromkeys(paragraphs))))
     return out
 
 
